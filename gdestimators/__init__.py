@@ -1,0 +1,8 @@
+"""Linear and logistic regression by gradient descent, as scikit-learn estimators."""
+
+from ._linear import GDLinearRegression
+from ._logistic import GDLogisticRegression
+
+__version__ = "0.1.0"
+
+__all__ = ["GDLinearRegression", "GDLogisticRegression", "__version__"]

@@ -1,0 +1,128 @@
+"""Plumbing shared by both estimators: parameters, validation, solving, attributes."""
+
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import _check_sample_weight, validate_data
+
+from ._objectives import predict
+from ._problem import build_problem
+from ._solvers import SOLVERS, IterationLog
+
+#: Solver used by ``solver="auto"``; chosen by ``benchmarks/``.
+AUTO_SOLVER = "bb"
+
+ACCEPTED_SPARSE = ("csr", "csc")
+FLOAT_DTYPES = (np.float64, np.float32)
+
+
+class GDBase(BaseEstimator):
+    """Parameters and the fit loop common to the gradient-descent estimators.
+
+    Subclasses define how targets become the rows ``Y`` and which loss and
+    penalty strengths apply, then call :meth:`_solve`.
+    """
+
+    _parameter_constraints: dict = {
+        "l1_ratio": [Interval(Real, 0, 1, closed="both")],
+        "fit_intercept": ["boolean"],
+        "solver": [StrOptions({"auto", *SOLVERS})],
+        "learning_rate": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
+        "precondition": ["boolean"],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "warm_start": ["boolean"],
+        "verbose": ["verbose"],
+    }
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+    def _validate_sample_weight(self, sample_weight, X):
+        return _check_sample_weight(
+            sample_weight, X, dtype=X.dtype, ensure_non_negative=True
+        )
+
+    def _warm_start_coefficients(self, n_features, n_outputs):
+        """``(w, b)`` of the previous fit when warm starting applies, else None."""
+        if not (self.warm_start and hasattr(self, "coef_")):
+            return None
+        coef = np.reshape(self.coef_, (-1, n_features))
+        if coef.shape[0] != n_outputs:
+            return None
+        intercept = np.broadcast_to(np.asarray(self.intercept_), (n_outputs,))
+        return coef.T, intercept
+
+    def _solve(self, X, Y, sample_weight, loss, *, l2_strength, l1_strength,
+               gradient_scale, initial_intercept):
+        """Minimise the objective and store ``n_iter_`` and ``loss_curve_``.
+
+        Returns
+        -------
+        w : ndarray of shape (n_features, k)
+        b : ndarray of shape (k,)
+        """
+        problem, model = build_problem(
+            X, Y, sample_weight, loss,
+            l2_strength=l2_strength, l1_strength=l1_strength,
+            fit_intercept=self.fit_intercept, precondition=self.precondition,
+            gradient_scale=gradient_scale,
+        )
+        warm = self._warm_start_coefficients(X.shape[1], Y.shape[0])
+        if warm is not None:
+            theta = model.initial_theta(*warm)
+        else:
+            theta = model.initial_theta()
+            if self.fit_intercept and initial_intercept is not None:
+                # Start from the best intercept for w = 0 (exact for least
+                # squares with centering): it saves the iterations that would
+                # otherwise be spent finding the mean.
+                theta = model.initial_theta(
+                    np.zeros((X.shape[1], Y.shape[0]), dtype=X.dtype), initial_intercept
+                )
+        solver_name = AUTO_SOLVER if self.solver == "auto" else self.solver
+        log = IterationLog(self.verbose, name=f"{type(self).__name__}/{solver_name}")
+        result = SOLVERS[solver_name](
+            problem, theta, learning_rate=self.learning_rate,
+            max_iter=self.max_iter, tol=self.tol, log=log,
+        )
+        w, b = model.coefficients(result.theta)
+        if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
+            raise ValueError(
+                f"{type(self).__name__} produced non-finite coefficients; the "
+                "data are too large for floating-point arithmetic. Rescale X or y."
+            )
+        self.n_iter_ = result.n_iter
+        self.loss_curve_ = np.asarray(result.objective_curve, dtype=np.float64)
+        if not result.converged:
+            warnings.warn(
+                f"{type(self).__name__} (solver={solver_name!r}) did not converge "
+                f"in max_iter={self.max_iter} iterations: the largest scaled "
+                f"gradient entry is {result.violation:.3g} > tol={self.tol:g}. "
+                "Increase max_iter, use solver='auto' or precondition=True, or "
+                "loosen tol.",
+                ConvergenceWarning,
+            )
+        return w.astype(X.dtype, copy=False), b.astype(X.dtype, copy=False)
+
+    def _decision_rows(self, X):
+        """Validated ``X`` and the note's ``h = w^T X + b`` of shape ``(k, m)``."""
+        X = validate_data(
+            self, X, accept_sparse=ACCEPTED_SPARSE, dtype=FLOAT_DTYPES, reset=False
+        )
+        coef = np.reshape(self.coef_, (-1, X.shape[1]))
+        intercept = np.broadcast_to(np.asarray(self.intercept_, dtype=coef.dtype),
+                                    (coef.shape[0],))
+        return predict(X.T, coef.T, intercept)
+
+
+def weighted_mean(values, sample_weight):
+    """Mean of each row of ``values`` ``(k, m)`` under the weights ``(m,)``."""
+    return (values @ sample_weight) / np.sum(sample_weight)
+

@@ -1,0 +1,316 @@
+"""Gradient-descent-family solvers: one function per solver, one stop test.
+
+Every solver minimises ``F(theta) = f(theta) + g(theta)`` where ``f`` is smooth
+(``problem.smooth`` returns its value and gradient in one pass over the data)
+and ``g`` is the L1 part of the penalty, handled by its proximal map, so that
+plain gradient descent is the special case ``g = 0``. Solvers never see labels,
+estimators or scikit-learn; they see a :class:`Problem`.
+
+The stop test is shared: the largest absolute entry of the minimal-norm
+subgradient of ``F`` (the gradient itself when there is no L1 part), divided by
+``problem.gradient_scale``, must fall below ``tol``.
+
+References
+----------
+.. [1] Beck, A. and Teboulle, M. (2009). A fast iterative shrinkage-thresholding
+   algorithm for linear inverse problems. SIAM J. Imaging Sciences 2(1).
+.. [2] O'Donoghue, B. and Candès, E. (2015). Adaptive restart for accelerated
+   gradient schemes. Foundations of Computational Mathematics 15(3).
+.. [3] Barzilai, J. and Borwein, J. (1988). Two-point step size gradient methods.
+   IMA J. Numerical Analysis 8(1).
+.. [4] Wright, S., Nowak, R. and Figueiredo, M. (2009). Sparse reconstruction by
+   separable approximation. IEEE Trans. Signal Processing 57(7).
+"""
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+# Fraction of the predicted decrease a line-search step must achieve.
+_SUFFICIENT_DECREASE = 1e-4
+# Objective values compared by the line searches carry rounding errors of a
+# few ulps; differences below this relative size are treated as ties.
+_ROUNDING_SLACK = 1e-12
+_MAX_BACKTRACKS = 60
+
+
+@dataclass
+class Problem:
+    """What a solver needs to know about the objective.
+
+    Attributes
+    ----------
+    smooth : callable
+        ``theta -> (f(theta), grad f(theta))``, the data term plus the L2 part.
+    penalty : ElasticNet
+        Gives the L1 part's value, prox and the optimality violation.
+    lipschitz : callable
+        ``() -> L``, an estimate of the Lipschitz constant of ``grad f``
+        (computed on demand: it costs passes over the data).
+    gradient_scale : float
+        The stop test divides the violation by this (1 for log-losses, the
+        spread of the targets for squared error), making ``tol`` unit-free.
+    """
+
+    smooth: Callable
+    penalty: object
+    lipschitz: Callable
+    gradient_scale: float = 1.0
+
+    def objective(self, theta, smooth_value):
+        """``F(theta)`` given the already computed ``f(theta)``."""
+        return smooth_value + self.penalty.nonsmooth_value(theta)
+
+    def violation(self, theta, smooth_gradient):
+        """The stop test's quantity: scaled largest optimality violation."""
+        residual = self.penalty.optimality_violation(theta, smooth_gradient)
+        return float(np.max(np.abs(residual), initial=0.0)) / self.gradient_scale
+
+
+@dataclass
+class SolverResult:
+    """What a solver returns."""
+
+    theta: np.ndarray
+    n_iter: int
+    converged: bool
+    violation: float
+    objective_curve: list = field(default_factory=list)
+
+
+class IterationLog:
+    """Records the objective per iteration and reports progress.
+
+    Parameters
+    ----------
+    verbose : int
+        0 is silent; ``v > 0`` prints one line every ``max(1, 100 // v)``
+        iterations and at the end.
+    name : str
+        Printed in front of each line.
+    """
+
+    def __init__(self, verbose=0, name="gd"):
+        self.verbose = verbose
+        self.name = name
+        self.objective_curve = []
+        self._every = max(1, 100 // verbose) if verbose else 0
+
+    def record(self, iteration, objective, violation, step_size):
+        """Store one iteration and maybe print it."""
+        self.objective_curve.append(objective)
+        if self._every and (iteration == 1 or iteration % self._every == 0):
+            self.print_line(iteration, objective, violation, step_size)
+
+    def print_line(self, iteration, objective, violation, step_size):
+        """Print one progress line, scikit-learn style."""
+        print(
+            f"[{self.name}] iter {iteration:6d}  objective {objective:.10e}  "
+            f"max|grad| {violation:.3e}  step {step_size:.3e}",
+            flush=True,
+        )
+
+
+class DivergenceError(ValueError):
+    """The objective grew under a fixed learning rate, or overflowed.
+
+    A :class:`ValueError`, so that callers catching scikit-learn's input
+    errors catch it too.
+    """
+
+
+def largest_eigenvalue(matvec, shape, dtype, n_iter=30):
+    """Largest eigenvalue of a symmetric positive semi-definite operator.
+
+    Power iteration from a fixed pseudo-random start vector, so that the
+    result is deterministic and identical for weighted and repeated-row data.
+    The Rayleigh quotient approaches the eigenvalue from below.
+    """
+    vector = np.random.default_rng(0).standard_normal(shape).astype(dtype)
+    vector /= np.linalg.norm(vector)
+    eigenvalue = 0.0
+    for _ in range(n_iter):
+        image = matvec(vector)
+        eigenvalue = float(np.sum(vector * image))
+        norm = float(np.linalg.norm(image))
+        if norm == 0.0 or not math.isfinite(norm):
+            break
+        vector = image / norm
+    return eigenvalue
+
+
+def _check_finite(objective, iteration):
+    if not math.isfinite(objective):
+        raise DivergenceError(
+            f"The objective became {objective} at iteration {iteration}: the "
+            "data are too large for floating-point arithmetic. Rescale X or y "
+            "(for example with sklearn.preprocessing.StandardScaler)."
+        )
+
+
+def _raise_divergence(problem, learning_rate, before, after, iteration):
+    stable = 2.0 / problem.lipschitz()
+    raise DivergenceError(
+        f"learning_rate={learning_rate:g} is too large for this data: the "
+        f"objective rose from {before:.6g} to {after:.6g} at iteration "
+        f"{iteration}. The largest stable learning rate here is 2/L = "
+        f"{stable:.6g} (L is the Lipschitz constant of the gradient); use a "
+        "smaller learning_rate or learning_rate='auto'."
+    )
+
+
+def _initial_step(problem, learning_rate):
+    if learning_rate == "auto":
+        return 1.0 / problem.lipschitz()
+    return float(learning_rate)
+
+
+def _converged_at_start(problem, theta, smooth_gradient, tol):
+    violation = problem.violation(theta, smooth_gradient)
+    return violation, violation <= tol
+
+
+def gradient_descent(problem, theta, *, learning_rate, max_iter, tol, log):
+    """The note's gradient descent, ``theta <- prox(theta - step * grad)``.
+
+    With ``learning_rate="auto"`` the step is ``1/L``; with a float it is that
+    float, and an increase of the objective (impossible for a step below
+    ``2/L``) raises :class:`DivergenceError`.
+    """
+    step = _initial_step(problem, learning_rate)
+    value, gradient = problem.smooth(theta)
+    objective = problem.objective(theta, value)
+    _check_finite(objective, 0)
+    violation, done = _converged_at_start(problem, theta, gradient, tol)
+    iteration = 0
+    while not done and iteration < max_iter:
+        iteration += 1
+        theta_next = problem.penalty.prox(theta - step * gradient, step)
+        value, gradient = problem.smooth(theta_next)
+        objective_next = problem.objective(theta_next, value)
+        if learning_rate != "auto" and not (
+            objective_next <= objective + _ROUNDING_SLACK * abs(objective)
+        ):
+            _raise_divergence(problem, step, objective, objective_next, iteration)
+        _check_finite(objective_next, iteration)
+        theta, objective = theta_next, objective_next
+        violation = problem.violation(theta, gradient)
+        log.record(iteration, objective, violation, step)
+        done = violation <= tol
+    return SolverResult(theta, iteration, done, violation, log.objective_curve)
+
+
+def accelerated(problem, theta, *, learning_rate, max_iter, tol, log):
+    """Nesterov's accelerated (proximal) gradient with adaptive restart.
+
+    FISTA [1]_ with backtracking on ``L`` (skipped for a fixed learning
+    rate) and the function-value restart of [2]_: when the objective rises,
+    the momentum is dropped. Two evaluations per iteration: at the new
+    iterate (which also serves the line search and the stop test) and at the
+    extrapolated point.
+    """
+    fixed = learning_rate != "auto"
+    lipschitz = 1.0 / _initial_step(problem, learning_rate)
+    value, gradient = problem.smooth(theta)
+    objective = problem.objective(theta, value)
+    _check_finite(objective, 0)
+    violation, done = _converged_at_start(problem, theta, gradient, tol)
+    x = theta
+    y, value_y, gradient_y = x, value, gradient
+    momentum_t = 1.0
+    iteration = 0
+    while not done and iteration < max_iter:
+        iteration += 1
+        for _ in range(_MAX_BACKTRACKS):
+            step = 1.0 / lipschitz
+            x_next = problem.penalty.prox(y - step * gradient_y, step)
+            value_next, gradient_next = problem.smooth(x_next)
+            if fixed:
+                break
+            move = x_next - y
+            model = (
+                value_y
+                + float(np.sum(gradient_y * move))
+                + 0.5 * lipschitz * float(np.sum(move * move))
+            )
+            if value_next <= model + _ROUNDING_SLACK * abs(value_y):
+                break
+            lipschitz *= 2.0
+        objective_next = problem.objective(x_next, value_next)
+        restarted_from_rest = momentum_t == 1.0
+        if fixed and restarted_from_rest and not (
+            objective_next <= objective + _ROUNDING_SLACK * abs(objective)
+        ):
+            _raise_divergence(problem, step, objective, objective_next, iteration)
+        _check_finite(objective_next, iteration)
+        if objective_next > objective:
+            momentum_t = 1.0  # adaptive restart: the momentum overshot
+        momentum_t_next = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * momentum_t**2))
+        beta = (momentum_t - 1.0) / momentum_t_next
+        if beta > 0.0:
+            y = x_next + beta * (x_next - x)
+            value_y, gradient_y = problem.smooth(y)
+        else:
+            y, value_y, gradient_y = x_next, value_next, gradient_next
+        x, objective, momentum_t = x_next, objective_next, momentum_t_next
+        violation = problem.violation(x, gradient_next)
+        log.record(iteration, objective, violation, step)
+        done = violation <= tol
+    return SolverResult(x, iteration, done, violation, log.objective_curve)
+
+
+def barzilai_borwein(problem, theta, *, learning_rate, max_iter, tol, log, memory=10):
+    """(Proximal) gradient descent with Barzilai–Borwein steps [3]_.
+
+    The step ``<s, s> / <s, r>`` (``s`` the last move, ``r`` the change of
+    gradient) imitates a Newton step along the path. A non-monotone line search
+    [4]_ (sufficient decrease against the largest of the last ``memory``
+    objectives) keeps it globally convergent while letting the objective rise
+    now and then, which is where BB's speed comes from. One evaluation per
+    accepted iteration: the new point's gradient is computed with its value.
+    """
+    step = _initial_step(problem, learning_rate)
+    value, gradient = problem.smooth(theta)
+    objective = problem.objective(theta, value)
+    _check_finite(objective, 0)
+    violation, done = _converged_at_start(problem, theta, gradient, tol)
+    recent = deque([objective], maxlen=memory)
+    iteration = 0
+    while not done and iteration < max_iter:
+        iteration += 1
+        reference = max(recent)
+        for _ in range(_MAX_BACKTRACKS):
+            theta_next = problem.penalty.prox(theta - step * gradient, step)
+            move = theta_next - theta
+            value_next, gradient_next = problem.smooth(theta_next)
+            objective_next = problem.objective(theta_next, value_next)
+            squared_move = float(np.sum(move * move))
+            allowed = (
+                reference
+                - 0.5 * _SUFFICIENT_DECREASE / step * squared_move
+                + _ROUNDING_SLACK * abs(reference)
+            )
+            if objective_next <= allowed:
+                break
+            step *= 0.25
+        _check_finite(objective_next, iteration)
+        gradient_change = gradient_next - gradient
+        curvature = float(np.sum(move * gradient_change))
+        if curvature > 0.0:
+            step = squared_move / curvature
+        theta, gradient, objective = theta_next, gradient_next, objective_next
+        recent.append(objective)
+        violation = problem.violation(theta, gradient)
+        log.record(iteration, objective, violation, step)
+        done = violation <= tol
+    return SolverResult(theta, iteration, done, violation, log.objective_curve)
+
+
+SOLVERS = {
+    "gd": gradient_descent,
+    "nesterov": accelerated,
+    "bb": barzilai_borwein,
+}
