@@ -17,6 +17,8 @@ from ._solvers import SOLVERS, IterationLog
 AUTO_SOLVER = "bb"
 
 ACCEPTED_SPARSE = ("csr", "csc")
+#: ``tol`` is raised to this many machine epsilons of the data's dtype.
+TOL_FLOOR_ULPS = 16
 FLOAT_DTYPES = (np.float64, np.float32)
 
 
@@ -86,11 +88,14 @@ class GDBase(BaseEstimator):
                 theta = model.initial_theta(
                     np.zeros((X.shape[1], Y.shape[0]), dtype=X.dtype), initial_intercept
                 )
+        # Below a few ulps of the working precision the gradient is rounding
+        # noise: float32 data cannot resolve a scaled gradient of 1e-8.
+        tol = max(self.tol, TOL_FLOOR_ULPS * float(np.finfo(X.dtype).eps))
         solver_name = AUTO_SOLVER if self.solver == "auto" else self.solver
         log = IterationLog(self.verbose, name=f"{type(self).__name__}/{solver_name}")
         result = SOLVERS[solver_name](
             problem, theta, learning_rate=self.learning_rate,
-            max_iter=self.max_iter, tol=self.tol, log=log,
+            max_iter=self.max_iter, tol=tol, log=log,
         )
         w, b = model.coefficients(result.theta)
         if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
@@ -100,11 +105,20 @@ class GDBase(BaseEstimator):
             )
         self.n_iter_ = result.n_iter
         self.loss_curve_ = np.asarray(result.objective_curve, dtype=np.float64)
-        if not result.converged:
+        if result.stalled:
+            warnings.warn(
+                f"{type(self).__name__} (solver={solver_name!r}) stopped after "
+                f"{result.n_iter} iterations: no further decrease is possible at "
+                f"{X.dtype} precision, and the largest scaled gradient entry is "
+                f"{result.violation:.3g} > tol={tol:g}. Use float64 data or a "
+                "larger tol.",
+                ConvergenceWarning,
+            )
+        elif not result.converged:
             warnings.warn(
                 f"{type(self).__name__} (solver={solver_name!r}) did not converge "
                 f"in max_iter={self.max_iter} iterations: the largest scaled "
-                f"gradient entry is {result.violation:.3g} > tol={self.tol:g}. "
+                f"gradient entry is {result.violation:.3g} > tol={tol:g}. "
                 "Increase max_iter, use solver='auto' or precondition=True, or "
                 "loosen tol.",
                 ConvergenceWarning,

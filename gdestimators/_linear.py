@@ -57,12 +57,13 @@ class GDLinearRegression(MultiOutputMixin, RegressorMixin, GDBase):
         algorithm in the original coordinates.
     max_iter : int, default=1000
         Maximum number of iterations.
-    tol : float, default=1e-6
+    tol : float, default=1e-8
         Stop when the largest absolute entry of the (sub)gradient in the
         preconditioned coordinates, divided by the weighted standard
         deviation of ``y``, is below ``tol``. With ``precondition=True`` this
         is the largest correlation between a standardised feature and the
-        residual.
+        residual. It is raised to 16 machine epsilons of the data's dtype
+        (about 1.9e-6 for float32), below which gradients are rounding noise.
     warm_start : bool, default=False
         Start from the previous solution when fitting again.
     verbose : int, default=0
@@ -115,7 +116,7 @@ class GDLinearRegression(MultiOutputMixin, RegressorMixin, GDBase):
         learning_rate="auto",
         precondition=True,
         max_iter=1000,
-        tol=1e-6,
+        tol=1e-8,
         warm_start=False,
         verbose=0,
     ):

@@ -61,7 +61,9 @@ class GDLogisticRegression(ClassifierMixin, GDBase):
         Maximum number of iterations.
     tol : float, default=1e-6
         Stop when the largest absolute entry of the (sub)gradient of the mean
-        objective, in the preconditioned coordinates, is below ``tol``.
+        objective, in the preconditioned coordinates, is below ``tol``. It is
+        raised to 16 machine epsilons of the data's dtype (about 1.9e-6 for
+        float32), below which gradients are rounding noise.
     warm_start : bool, default=False
         Start from the previous solution when fitting again.
     verbose : int, default=0

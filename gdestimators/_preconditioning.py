@@ -101,16 +101,21 @@ def weighted_feature_moments(X, s, centered):
         second_moment = np.asarray(squared.T @ p)
         variance = np.maximum(second_moment - mean**2, 0.0)
         return mean, variance
-    XT = X.T
-    blocks = _sample_blocks(XT)
+    # Blocks of rows, computed in X's own dtype (mixing float32 data with
+    # float64 weights would take numpy's slow non-BLAS path) and summed
+    # across blocks in float64.
+    p = p.astype(X.dtype)
+    blocks = _sample_blocks(X.T)
     mean = np.zeros(n_features)
     if centered:
         for block in blocks:
-            mean += XT[:, block] @ p[block]
+            mean += p[block] @ X[block]
     variance = np.zeros(n_features)
+    mean_in_dtype = mean.astype(X.dtype)
     for block in blocks:
-        deviation = np.asarray(XT[:, block], dtype=np.float64) - mean[:, None]
-        variance += (deviation * deviation) @ p[block]
+        deviation = X[block] - mean_in_dtype
+        deviation *= deviation
+        variance += p[block] @ deviation
     return mean, variance
 
 

@@ -68,11 +68,11 @@ class LinearModelProblem:
         """
         return self._value_and_gradient(theta, SquaredError(), None)[1]
 
-    def lipschitz(self):
-        """Upper estimate of the Lipschitz constant of the smooth gradient."""
+    def lipschitz(self, n_iter=30):
+        """Estimate of the Lipschitz constant of the smooth gradient."""
         n_rows = self.XT.shape[0] + int(self.fit_intercept)
         dtype = self.preconditioner.scale.dtype
-        top = largest_eigenvalue(self.gram_matvec, (n_rows, 1), dtype)
+        top = largest_eigenvalue(self.gram_matvec, (n_rows, 1), dtype, n_iter)
         # The power iteration approaches from below; a small margin keeps
         # the fixed 1/L step of plain gradient descent safely below 2/L.
         return 1.05 * self.loss.curvature * top + self.penalty.max_l2
@@ -125,5 +125,7 @@ def build_problem(
     model = LinearModelProblem(
         X.T, Y, sample_weight, loss, preconditioner, penalty, fit_intercept, Y.shape[0]
     )
-    problem = Problem(model.smooth, penalty, model.lipschitz, gradient_scale)
+    problem = Problem(
+        model.smooth, penalty, model.lipschitz, gradient_scale, unit_diagonal=precondition
+    )
     return problem, model

@@ -48,17 +48,23 @@ class Problem:
     penalty : ElasticNet
         Gives the L1 part's value, prox and the optimality violation.
     lipschitz : callable
-        ``() -> L``, an estimate of the Lipschitz constant of ``grad f``
-        (computed on demand: it costs passes over the data).
+        ``(n_iter) -> L``, an estimate of the Lipschitz constant of
+        ``grad f`` by ``n_iter`` power iterations (computed on demand: each
+        costs a pass over the data).
     gradient_scale : float
         The stop test divides the violation by this (1 for log-losses, the
         spread of the targets for squared error), making ``tol`` unit-free.
+    unit_diagonal : bool
+        True when the coordinates are preconditioned so that the curvature
+        bound has a unit diagonal: then a step of 1 is the natural first
+        trial of a line search, and no power iteration is needed for it.
     """
 
     smooth: Callable
     penalty: object
     lipschitz: Callable
     gradient_scale: float = 1.0
+    unit_diagonal: bool = False
 
     def objective(self, theta, smooth_value):
         """``F(theta)`` given the already computed ``f(theta)``."""
@@ -79,6 +85,9 @@ class SolverResult:
     converged: bool
     violation: float
     objective_curve: list = field(default_factory=list)
+    #: The line search found no decrease: rounding errors of the working
+    #: precision now exceed the remaining progress.
+    stalled: bool = False
 
 
 class IterationLog:
@@ -152,7 +161,7 @@ def _check_finite(objective, iteration):
 
 
 def _raise_divergence(problem, learning_rate, before, after, iteration):
-    stable = 2.0 / problem.lipschitz()
+    stable = 2.0 / problem.lipschitz(_POWER_ITERATIONS["gd"])
     raise DivergenceError(
         f"learning_rate={learning_rate:g} is too large for this data: the "
         f"objective rose from {before:.6g} to {after:.6g} at iteration "
@@ -162,9 +171,15 @@ def _raise_divergence(problem, learning_rate, before, after, iteration):
     )
 
 
-def _initial_step(problem, learning_rate):
+# Power iterations for the first step size. Plain gradient descent keeps
+# 1/L for good, so it needs an accurate L; the line searches of the other
+# solvers correct a rough one.
+_POWER_ITERATIONS = {"gd": 30, "nesterov": 10, "bb": 5}
+
+
+def _initial_step(problem, learning_rate, solver):
     if learning_rate == "auto":
-        return 1.0 / problem.lipschitz()
+        return 1.0 / problem.lipschitz(_POWER_ITERATIONS[solver])
     return float(learning_rate)
 
 
@@ -180,7 +195,7 @@ def gradient_descent(problem, theta, *, learning_rate, max_iter, tol, log):
     float, and an increase of the objective (impossible for a step below
     ``2/L``) raises :class:`DivergenceError`.
     """
-    step = _initial_step(problem, learning_rate)
+    step = _initial_step(problem, learning_rate, "gd")
     value, gradient = problem.smooth(theta)
     objective = problem.objective(theta, value)
     _check_finite(objective, 0)
@@ -213,7 +228,7 @@ def accelerated(problem, theta, *, learning_rate, max_iter, tol, log):
     extrapolated point.
     """
     fixed = learning_rate != "auto"
-    lipschitz = 1.0 / _initial_step(problem, learning_rate)
+    lipschitz = 1.0 / _initial_step(problem, learning_rate, "nesterov")
     value, gradient = problem.smooth(theta)
     objective = problem.objective(theta, value)
     _check_finite(objective, 0)
@@ -222,6 +237,7 @@ def accelerated(problem, theta, *, learning_rate, max_iter, tol, log):
     y, value_y, gradient_y = x, value, gradient
     momentum_t = 1.0
     iteration = 0
+    stalled = False
     while not done and iteration < max_iter:
         iteration += 1
         for _ in range(_MAX_BACKTRACKS):
@@ -239,6 +255,9 @@ def accelerated(problem, theta, *, learning_rate, max_iter, tol, log):
             if value_next <= model + _ROUNDING_SLACK * abs(value_y):
                 break
             lipschitz *= 2.0
+        else:
+            stalled = True
+            break
         objective_next = problem.objective(x_next, value_next)
         restarted_from_rest = momentum_t == 1.0
         if fixed and restarted_from_rest and not (
@@ -259,7 +278,9 @@ def accelerated(problem, theta, *, learning_rate, max_iter, tol, log):
         violation = problem.violation(x, gradient_next)
         log.record(iteration, objective, violation, step)
         done = violation <= tol
-    return SolverResult(x, iteration, done, violation, log.objective_curve)
+    return SolverResult(
+        x, len(log.objective_curve), done, violation, log.objective_curve, stalled
+    )
 
 
 def barzilai_borwein(problem, theta, *, learning_rate, max_iter, tol, log, memory=10):
@@ -272,13 +293,17 @@ def barzilai_borwein(problem, theta, *, learning_rate, max_iter, tol, log, memor
     now and then, which is where BB's speed comes from. One evaluation per
     accepted iteration: the new point's gradient is computed with its value.
     """
-    step = _initial_step(problem, learning_rate)
+    if learning_rate == "auto" and problem.unit_diagonal:
+        step = 1.0
+    else:
+        step = _initial_step(problem, learning_rate, "bb")
     value, gradient = problem.smooth(theta)
     objective = problem.objective(theta, value)
     _check_finite(objective, 0)
     violation, done = _converged_at_start(problem, theta, gradient, tol)
     recent = deque([objective], maxlen=memory)
     iteration = 0
+    stalled = False
     while not done and iteration < max_iter:
         iteration += 1
         reference = max(recent)
@@ -296,6 +321,9 @@ def barzilai_borwein(problem, theta, *, learning_rate, max_iter, tol, log, memor
             if objective_next <= allowed:
                 break
             step *= 0.25
+        else:
+            stalled = True
+            break
         _check_finite(objective_next, iteration)
         gradient_change = gradient_next - gradient
         curvature = float(np.sum(move * gradient_change))
@@ -306,7 +334,9 @@ def barzilai_borwein(problem, theta, *, learning_rate, max_iter, tol, log, memor
         violation = problem.violation(theta, gradient)
         log.record(iteration, objective, violation, step)
         done = violation <= tol
-    return SolverResult(theta, iteration, done, violation, log.objective_curve)
+    return SolverResult(
+        theta, len(log.objective_curve), done, violation, log.objective_curve, stalled
+    )
 
 
 SOLVERS = {
