@@ -34,7 +34,7 @@ class GDBase(BaseEstimator):
         "fit_intercept": ["boolean"],
         "solver": [StrOptions({"auto", *SOLVERS})],
         "learning_rate": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
-        "precondition": ["boolean"],
+        "precondition": [StrOptions({"auto", "full", "diagonal", "none"})],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "warm_start": ["boolean"],
@@ -119,8 +119,8 @@ class GDBase(BaseEstimator):
                 f"{type(self).__name__} (solver={solver_name!r}) did not converge "
                 f"in max_iter={self.max_iter} iterations: the largest scaled "
                 f"gradient entry is {result.violation:.3g} > tol={tol:g}. "
-                "Increase max_iter, use solver='auto' or precondition=True, or "
-                "loosen tol.",
+                "Increase max_iter, use solver='auto' or precondition='auto', "
+                "or loosen tol.",
                 ConvergenceWarning,
             )
         return w.astype(X.dtype, copy=False), b.astype(X.dtype, copy=False)

@@ -47,13 +47,17 @@ class GDLinearRegression(MultiOutputMixin, RegressorMixin, GDBase):
         ``"auto"`` derives the step from the data (``1/L`` by power iteration,
         then line search for ``"nesterov"`` and ``"bb"``). A float is the
         note's fixed learning rate for ``"gd"`` and ``"nesterov"`` (applied in
-        the preconditioned coordinates when ``precondition=True``) and the
+        the preconditioned coordinates unless ``precondition="none"``) and the
         first step of ``"bb"``. A fixed rate that makes the objective grow
         raises a ``ValueError`` naming the largest stable rate.
-    precondition : bool, default=True
-        Centre the features implicitly and scale each coordinate by its
-        weighted spread. This changes the path, not the minimiser, and is
-        what makes raw, unscaled data converge. ``False`` runs the note's
+    precondition : {"auto", "full", "diagonal", "none"}, default="auto"
+        Change of variables that changes the path, not the minimiser; it is
+        what makes raw, unscaled, correlated data converge. ``"diagonal"``
+        centres the features implicitly and scales each coordinate by its
+        weighted spread; ``"full"`` also decorrelates them with the inverse
+        square root of their (scaled) covariance, at the cost of one
+        ``X^T X`` product. ``"auto"`` is ``"full"`` up to 1024 features
+        without L1 penalty, else ``"diagonal"``. ``"none"`` runs the note's
         algorithm in the original coordinates.
     max_iter : int, default=1000
         Maximum number of iterations.
@@ -114,7 +118,7 @@ class GDLinearRegression(MultiOutputMixin, RegressorMixin, GDBase):
         fit_intercept=True,
         solver="auto",
         learning_rate="auto",
-        precondition=True,
+        precondition="auto",
         max_iter=1000,
         tol=1e-8,
         warm_start=False,

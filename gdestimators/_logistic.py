@@ -51,12 +51,18 @@ class GDLogisticRegression(ClassifierMixin, GDBase):
     learning_rate : "auto" or float, default="auto"
         ``"auto"`` derives the step from the data. A float is the note's fixed
         learning rate for ``"gd"`` and ``"nesterov"`` (in the preconditioned
-        coordinates when ``precondition=True``) and the first step of
+        coordinates unless ``precondition="none"``) and the first step of
         ``"bb"``. A fixed rate that makes the objective grow raises a
         ``ValueError`` naming the largest stable rate.
-    precondition : bool, default=True
-        Centre the features implicitly and scale each coordinate by its
-        weighted spread: the same minimiser, reached much faster on raw data.
+    precondition : {"auto", "full", "diagonal", "none"}, default="auto"
+        Change of variables that changes the path, not the minimiser; it is
+        what makes raw, unscaled, correlated data converge. ``"diagonal"``
+        centres the features implicitly and scales each coordinate by its
+        weighted spread; ``"full"`` also decorrelates them with the inverse
+        square root of their (scaled) covariance, at the cost of one
+        ``X^T X`` product. ``"auto"`` is ``"full"`` up to 1024 features
+        without L1 penalty, else ``"diagonal"``. ``"none"`` runs the note's
+        algorithm in the original coordinates.
     max_iter : int, default=1000
         Maximum number of iterations.
     tol : float, default=1e-6
@@ -118,7 +124,7 @@ class GDLogisticRegression(ClassifierMixin, GDBase):
         class_weight=None,
         solver="auto",
         learning_rate="auto",
-        precondition=True,
+        precondition="auto",
         max_iter=1000,
         tol=1e-6,
         warm_start=False,

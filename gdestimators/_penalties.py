@@ -2,41 +2,41 @@
 
 .. math::
 
-    P(\\theta) = \\sum_j \\tfrac12 \\lambda_{2,j} \\theta_j^2 + \\lambda_{1,j} |\\theta_j|
+    P(w) = \\tfrac12 \\lambda_2 \\lVert w \\rVert^2 + \\lambda_1 \\lVert w \\rVert_1
 
-with one weight per row of the parameter array ``theta`` (a row is a feature,
-the last row may be the intercept, whose weights are zero: the intercept is
-never penalised). Per-row weights let the same object serve in the scaled
-coordinates of :mod:`._preconditioning`, where ``w_j = d_j v_j`` turns
-``lambda_2 w_j^2`` into ``lambda_2 d_j^2 v_j^2`` and ``lambda_1 |w_j|`` into
-``lambda_1 d_j |v_j|``. L2 (ridge) and L1 (lasso) are the two ends.
-The penalty never sees data.
+on the coefficients ``w`` (never on the intercept). The smooth L2 part is
+differentiated in the original coordinates and follows the data term through
+the chain rule of :mod:`._preconditioning`. The L1 part is handled by its
+proximal map in the solver's coordinates ``theta``, which must then be
+diagonal: ``w_j = d_j v_j`` turns ``lambda_1 |w_j|`` into ``lambda_1 d_j |v_j|``,
+so the L1 weight is given per row of ``theta`` (zero on the intercept row).
+L2 (ridge) and L1 (lasso) are the two ends. The penalty never sees data.
 """
 
 import numpy as np
 
 
 class ElasticNet:
-    """Separable elastic-net penalty with per-row weights.
+    """Elastic-net penalty: L2 strength on ``w``, per-row L1 weights on ``theta``.
 
     Parameters
     ----------
-    l2_weights : ndarray of shape (n_rows,)
-        :math:`\\lambda_{2,j} \\ge 0`.
+    l2_strength : float
+        :math:`\\lambda_2 \\ge 0`.
     l1_weights : ndarray of shape (n_rows,)
-        :math:`\\lambda_{1,j} \\ge 0`.
+        :math:`\\lambda_1 d_j \\ge 0` for each row of ``theta``.
     """
 
-    def __init__(self, l2_weights, l1_weights):
-        self.l2_weights = l2_weights[:, None]
+    def __init__(self, l2_strength, l1_weights):
+        self.l2_strength = float(l2_strength)
         self.l1_weights = l1_weights[:, None]
         self.has_l1 = bool(np.any(l1_weights > 0))
-        self.max_l2 = float(np.max(l2_weights, initial=0.0))
 
-    def smooth_value_and_gradient(self, theta):
-        """Value and gradient of the differentiable (L2) part."""
-        weighted = self.l2_weights * theta
-        return 0.5 * float(np.sum(weighted * theta)), weighted
+    def smooth_value_and_gradient(self, w):
+        """Value and gradient (in ``w``) of the L2 part."""
+        if self.l2_strength == 0.0:
+            return 0.0, 0.0
+        return 0.5 * self.l2_strength * float(np.sum(w * w)), self.l2_strength * w
 
     def nonsmooth_value(self, theta):
         """Value of the L1 part."""

@@ -1,21 +1,34 @@
 """A change of variables that speeds gradient descent up without changing the answer.
 
 Raw features come with wildly different scales and offsets (a price in dollars
-next to a one-hot column), which makes the cost surface a narrow valley and
-plain gradient descent crawl. The solvers therefore work in coordinates
+next to a one-hot column), and real features are correlated (radius, perimeter
+and area of the same cell). Both make the cost surface a narrow valley in
+which plain gradient descent crawls. The solvers therefore work in coordinates
+``theta = (v, c)`` with
 
 .. math::
 
-    w_j = d_j v_j, \\qquad b = d_c c - \\mu^T w,
+    w = D R v, \\qquad b = d_c c - \\mu^T w,
 
-where :math:`\\mu` is the weighted mean of the features (implicit centering:
-``X w - mu.w`` is computed, never a centred copy of ``X``) and
-:math:`d_j = 1/\\sqrt{\\kappa \\operatorname{var}_j + \\lambda_2}` makes every
-diagonal entry of the (bounded) Hessian equal to one (Jacobi preconditioning;
-:math:`\\kappa` bounds the loss curvature, :math:`\\lambda_2` is the L2 strength).
-The map is linear and invertible, so the minimiser is the same; only the path
-to it changes. By the note's chain rule the gradient in the new coordinates is
-``d * (grad_w - mu grad_b^T)`` for ``v`` and ``d_c grad_b`` for ``c``.
+a linear, invertible map, so the minimiser is the same and only the path to it
+changes:
+
+* :math:`\\mu`, the weighted feature means: implicit centering (``X w - mu.w`` is
+  computed, never a centred copy of ``X``), which decouples the intercept;
+* :math:`D`, diagonal with :math:`d_j = 1/\\sqrt{\\kappa \\operatorname{var}_j +
+  \\lambda_2}` (Jacobi scaling: the curvature bound gets a unit diagonal;
+  :math:`\\kappa` bounds the loss curvature, :math:`\\lambda_2` is the L2 strength);
+* :math:`R`, optional (``"full"``): :math:`K^{-1/2}` for the scaled curvature
+  bound :math:`K = D (\\kappa \\Sigma + \\lambda_2 I) D`, which makes that bound
+  the identity. For least squares this is the exact Hessian, so one gradient
+  step solves the problem; for the log-losses the remaining ill-conditioning is
+  only that of the sample curvatures ``a (1 - a)``. It costs one product
+  ``X^T X`` and an ``n_features``-square eigendecomposition, and it mixes
+  coordinates, so it is not used with an L1 penalty (whose prox needs
+  separable coordinates).
+
+By the note's chain rule the gradient in the new coordinates is
+``R^T D (grad_w - mu grad_b^T)`` for ``v`` and ``d_c grad_b`` for ``c``.
 """
 
 from dataclasses import dataclass
@@ -25,24 +38,33 @@ import scipy.sparse as sp
 
 from ._objectives import _sample_blocks
 
+#: Largest number of features for which ``precondition="auto"`` uses "full".
+FULL_PRECONDITIONER_MAX_FEATURES = 1024
+
 
 @dataclass(frozen=True)
 class Preconditioner:
-    """Centering and scaling of the coefficients.
+    """Centering, scaling and (optionally) decorrelation of the coefficients.
 
     Attributes
     ----------
     mean : ndarray of shape (n_features,)
         Weighted feature means (zeros without intercept or when disabled).
     scale : ndarray of shape (n_features,)
-        ``d_j``: multiplies a scaled coefficient to give the original one.
+        The diagonal of ``D``.
     intercept_scale : float
         ``d_c``.
+    rotation : ndarray of shape (n_features, n_features) or None
+        The symmetric ``R`` (None means the identity).
+    rotation_inverse : ndarray of shape (n_features, n_features) or None
+        ``R^{-1}``, for warm starts.
     """
 
     mean: np.ndarray
     scale: np.ndarray
     intercept_scale: float
+    rotation: np.ndarray = None
+    rotation_inverse: np.ndarray = None
 
     @classmethod
     def identity(cls, n_features, dtype):
@@ -51,10 +73,18 @@ class Preconditioner:
             np.zeros(n_features, dtype=dtype), np.ones(n_features, dtype=dtype), 1.0
         )
 
+    @property
+    def is_diagonal(self):
+        """Whether each new coordinate maps to one original coefficient."""
+        return self.rotation is None
+
     def to_original(self, theta, fit_intercept):
         """Split ``theta`` into the original ``(w, b)``."""
         n_features = self.scale.shape[0]
-        w = theta[:n_features] * self.scale[:, None]
+        v = theta[:n_features]
+        if self.rotation is not None:
+            v = self.rotation @ v
+        w = v * self.scale[:, None]
         if not fit_intercept:
             return w, np.zeros(theta.shape[1], dtype=theta.dtype)
         b = self.intercept_scale * theta[n_features] - self.mean @ w
@@ -63,26 +93,32 @@ class Preconditioner:
     def from_original(self, w, b, fit_intercept):
         """Inverse of :meth:`to_original` (used to warm start)."""
         v = w / self.scale[:, None]
+        if self.rotation_inverse is not None:
+            v = self.rotation_inverse @ v
         if not fit_intercept:
             return v
         c = (b + self.mean @ w) / self.intercept_scale
         return np.vstack([v, c[None, :]])
 
     def gradient_to_scaled(self, grad_w, grad_b, fit_intercept):
-        """The chain rule: the original gradient seen in the scaled coordinates."""
+        """The chain rule: the original gradient seen in the new coordinates."""
         grad_v = self.scale[:, None] * (grad_w - np.outer(self.mean, grad_b))
+        if self.rotation is not None:
+            grad_v = self.rotation @ grad_v
         if not fit_intercept:
             return grad_v
         return np.vstack([grad_v, self.intercept_scale * grad_b[None, :]])
 
 
-def weighted_feature_moments(X, s, centered):
-    """Weighted mean and variance (or second moment) of each column of ``X``.
+def weighted_feature_moments(X, s, centered, with_covariance=False):
+    """Weighted mean, variance and optionally covariance of the columns of ``X``.
 
-    Computed in float64 in blocks of samples, with the variance as the mean of
-    squared deviations (two passes), which avoids the cancellation of
-    ``E[x^2] - E[x]^2`` for features with a large offset. Sparse ``X`` uses the
-    one-pass formula on its stored entries, never densifying.
+    Dense ``X`` is read in blocks of rows, in its own dtype (mixing float32
+    data with float64 weights would take numpy's slow non-BLAS path), and the
+    block results are summed in float64. Deviations are taken from the mean
+    (two passes), which avoids the cancellation of ``E[x^2] - E[x]^2`` for
+    features with a large offset. Sparse ``X`` uses the one-pass formula on its
+    stored entries and is never densified.
 
     Returns
     -------
@@ -90,46 +126,111 @@ def weighted_feature_moments(X, s, centered):
         Zeros when ``centered`` is False.
     variance : ndarray of shape (n_features,)
         Variance about ``mean`` (the raw second moment when not centered).
+    covariance : ndarray of shape (n_features, n_features) or None
+        Weighted covariance about ``mean``, when ``with_covariance``.
     """
     p = np.asarray(s, dtype=np.float64) / np.sum(s, dtype=np.float64)
     n_features = X.shape[1]
     if sp.issparse(X):
         X = sp.csr_array(X)
-        mean = np.asarray(X.T @ p, dtype=np.float64) if centered else np.zeros(n_features)
-        squared = X.copy()
-        squared.data = np.asarray(squared.data, dtype=np.float64) ** 2
-        second_moment = np.asarray(squared.T @ p)
-        variance = np.maximum(second_moment - mean**2, 0.0)
-        return mean, variance
-    # Blocks of rows, computed in X's own dtype (mixing float32 data with
-    # float64 weights would take numpy's slow non-BLAS path) and summed
-    # across blocks in float64.
+        mean = np.asarray(X.T @ p) if centered else np.zeros(n_features)
+        covariance = None
+        if with_covariance:
+            weighted = sp.csr_array(X.multiply(p[:, None]))
+            covariance = _dense(X.T @ weighted).astype(np.float64) - np.outer(mean, mean)
+            variance = np.maximum(np.diag(covariance).copy(), 0.0)
+        else:
+            squared = X.copy()
+            squared.data = np.asarray(squared.data, dtype=np.float64) ** 2
+            variance = np.maximum(np.asarray(squared.T @ p) - mean**2, 0.0)
+        return mean, variance, covariance
     p = p.astype(X.dtype)
     blocks = _sample_blocks(X.T)
     mean = np.zeros(n_features)
     if centered:
         for block in blocks:
             mean += p[block] @ X[block]
-    variance = np.zeros(n_features)
     mean_in_dtype = mean.astype(X.dtype)
+    if with_covariance:
+        covariance = np.zeros((n_features, n_features))
+        root_p = np.sqrt(p)
+        for block in blocks:
+            deviation = X[block] - mean_in_dtype
+            deviation *= root_p[block][:, None]
+            # A.T @ A of one array: numpy calls the symmetric rank-k update.
+            covariance += deviation.T @ deviation
+        return mean, np.diag(covariance).copy(), covariance
+    variance = np.zeros(n_features)
     for block in blocks:
         deviation = X[block] - mean_in_dtype
         deviation *= deviation
         variance += p[block] @ deviation
-    return mean, variance
+    return mean, variance, None
 
 
-def jacobi_preconditioner(X, s, fit_intercept, curvature, l2_strength, dtype):
-    """Centering and scaling that give the bounded Hessian a unit diagonal.
+def _dense(matrix):
+    return matrix.toarray() if sp.issparse(matrix) else np.asarray(matrix)
+
+
+def _inverse_square_roots(matrix, dtype):
+    """``K^{-1/2}`` and ``K^{1/2}`` of a symmetric PSD matrix.
+
+    Eigenvalues below ``100 sqrt(eps)`` times the largest (directions along
+    which the data barely vary, such as collinear columns) are lifted to that
+    floor. Every such direction then gets the same factor, so the result does
+    not depend on how the eigensolver picks a basis of the (near-)null space;
+    and the rounding noise that a gradient carries along those directions
+    (``eps`` relative) is amplified by at most ``eps / floor``, about 1e-10 in
+    float64. Directions below the floor are merely less well preconditioned.
+    """
+    eigenvalues, eigenvectors = np.linalg.eigh(matrix)
+    relative_floor = 100.0 * np.sqrt(float(np.finfo(dtype).eps))
+    floor = max(float(eigenvalues[-1]), np.finfo(np.float64).tiny) * relative_floor
+    lifted = np.maximum(eigenvalues, floor)
+    inverse_root = (eigenvectors / np.sqrt(lifted)) @ eigenvectors.T
+    root = (eigenvectors * np.sqrt(lifted)) @ eigenvectors.T
+    return inverse_root, root
+
+
+def make_preconditioner(X, s, *, fit_intercept, curvature, l2_strength, kind):
+    """Build the change of variables for ``kind`` in {"full", "diagonal", "none"}.
 
     A feature with zero variance and no L2 penalty keeps scale 1: its gradient
     is zero in the centred coordinates, so its coefficient never moves.
     """
-    mean, variance = weighted_feature_moments(X, s, centered=fit_intercept)
+    dtype = X.dtype
+    if kind == "none":
+        return Preconditioner.identity(X.shape[1], dtype)
+    mean, variance, covariance = weighted_feature_moments(
+        X, s, centered=fit_intercept, with_covariance=kind == "full"
+    )
     diagonal = curvature * variance + l2_strength
     scale = np.ones_like(diagonal)
     positive = diagonal > 0
     scale[positive] = 1.0 / np.sqrt(diagonal[positive])
+    rotation = rotation_inverse = None
+    if kind == "full":
+        bound = scale[:, None] * (curvature * covariance) * scale[None, :]
+        bound[np.diag_indices_from(bound)] += l2_strength * scale**2
+        rotation, rotation_inverse = _inverse_square_roots(bound, dtype)
+        rotation = rotation.astype(dtype)
+        rotation_inverse = rotation_inverse.astype(dtype)
     return Preconditioner(
-        mean.astype(dtype), scale.astype(dtype), float(1.0 / np.sqrt(curvature))
+        mean.astype(dtype), scale.astype(dtype), float(1.0 / np.sqrt(curvature)),
+        rotation, rotation_inverse,
     )
+
+
+def resolve_kind(precondition, n_features, has_l1):
+    """The preconditioner that ``precondition`` asks for on this problem."""
+    if precondition == "auto":
+        if has_l1 or n_features > FULL_PRECONDITIONER_MAX_FEATURES:
+            return "diagonal"
+        return "full"
+    if precondition == "full" and has_l1:
+        raise ValueError(
+            "precondition='full' mixes coordinates, which the L1 penalty's "
+            "proximal step cannot handle; use precondition='diagonal' or 'auto' "
+            "with l1_ratio > 0."
+        )
+    return precondition

@@ -12,7 +12,7 @@ import numpy as np
 
 from ._objectives import SquaredError, loss_and_gradient
 from ._penalties import ElasticNet
-from ._preconditioning import Preconditioner, jacobi_preconditioner
+from ._preconditioning import Preconditioner, make_preconditioner, resolve_kind
 from ._solvers import Problem, largest_eigenvalue
 
 
@@ -33,49 +33,63 @@ class LinearModelProblem:
     fit_intercept: bool
     n_outputs: int
 
+    @property
+    def n_rows(self):
+        """Rows of ``theta``: one per feature, plus one for the intercept."""
+        return self.XT.shape[0] + int(self.fit_intercept)
+
     def coefficients(self, theta):
         """``(w, b)`` in the original coordinates."""
         return self.preconditioner.to_original(theta, self.fit_intercept)
 
     def initial_theta(self, coef=None, intercept=None):
         """Zeros, or the given ``(coef, intercept)`` (warm start)."""
-        n_rows = self.XT.shape[0] + int(self.fit_intercept)
         dtype = self.preconditioner.scale.dtype
         if coef is None:
-            return np.zeros((n_rows, self.n_outputs), dtype=dtype)
+            return np.zeros((self.n_rows, self.n_outputs), dtype=dtype)
         return self.preconditioner.from_original(
             np.asarray(coef, dtype=dtype), np.asarray(intercept, dtype=dtype),
             self.fit_intercept,
-        ).astype(dtype)
-
-    def _value_and_gradient(self, theta, loss, Y):
-        w, b = self.coefficients(theta)
-        J, grad_w, grad_b = loss_and_gradient(self.XT, Y, self.sample_weight, w, b, loss)
-        gradient = self.preconditioner.gradient_to_scaled(grad_w, grad_b, self.fit_intercept)
-        return J, gradient
+        ).astype(dtype, copy=False)
 
     def smooth(self, theta):
         """Data term plus the L2 part of the penalty, and its gradient."""
-        J, gradient = self._value_and_gradient(theta, self.loss, self.Y)
-        penalty_value, penalty_gradient = self.penalty.smooth_value_and_gradient(theta)
-        return J + penalty_value, gradient + penalty_gradient
+        w, b = self.coefficients(theta)
+        J, grad_w, grad_b = loss_and_gradient(
+            self.XT, self.Y, self.sample_weight, w, b, self.loss
+        )
+        penalty_value, penalty_gradient = self.penalty.smooth_value_and_gradient(w)
+        gradient = self.preconditioner.gradient_to_scaled(
+            grad_w + penalty_gradient, grad_b, self.fit_intercept
+        )
+        return J + penalty_value, gradient
 
-    def gram_matvec(self, theta):
-        """Product with ``A^T diag(s/S) A``, ``A`` the (scaled) design matrix.
+    def curvature_bound_matvec(self, theta):
+        """Product with the bound ``kappa A^T diag(s/S) A + lambda_2 E`` on the Hessian.
 
-        The Hessian of the squared loss with zero targets, so it is the
-        gradient of that objective: the note's formulas once more.
+        ``A`` is the design matrix in the solver's coordinates and ``E``
+        selects the coefficients. The first term is the gradient of the
+        squared loss with zero targets: the note's formulas once more.
         """
-        return self._value_and_gradient(theta, SquaredError(), None)[1]
+        w, b = self.coefficients(theta)
+        _, grad_w, grad_b = loss_and_gradient(
+            self.XT, None, self.sample_weight, w, b, SquaredError()
+        )
+        kappa = self.loss.curvature
+        return self.preconditioner.gradient_to_scaled(
+            kappa * grad_w + self.penalty.l2_strength * w, kappa * grad_b,
+            self.fit_intercept,
+        )
 
     def lipschitz(self, n_iter=30):
         """Estimate of the Lipschitz constant of the smooth gradient."""
-        n_rows = self.XT.shape[0] + int(self.fit_intercept)
         dtype = self.preconditioner.scale.dtype
-        top = largest_eigenvalue(self.gram_matvec, (n_rows, 1), dtype, n_iter)
+        top = largest_eigenvalue(
+            self.curvature_bound_matvec, (self.n_rows, 1), dtype, n_iter
+        )
         # The power iteration approaches from below; a small margin keeps
         # the fixed 1/L step of plain gradient descent safely below 2/L.
-        return 1.05 * self.loss.curvature * top + self.penalty.max_l2
+        return 1.05 * top
 
 
 def build_problem(
@@ -91,12 +105,15 @@ def build_problem(
     Y : ndarray of shape (k, m)
         Targets, one row per output (one-hot rows for the softmax loss).
     sample_weight : ndarray of shape (m,)
+        Non-negative weights with a positive sum.
     loss : SquaredError, BinaryLogistic or Multinomial
+        The per-sample loss.
     l2_strength, l1_strength : float
         Penalty ``l2/2 ||w||^2 + l1 ||w||_1`` of the mean-form objective.
     fit_intercept : bool
-    precondition : bool
-        Centre and scale the coordinates (same minimiser, faster path).
+        Whether the last row of ``theta`` is the intercept.
+    precondition : {"auto", "full", "diagonal", "none"}
+        The change of variables (same minimiser, faster path).
     gradient_scale : float
         See :class:`~._solvers.Problem`.
 
@@ -107,25 +124,20 @@ def build_problem(
     model : LinearModelProblem
         Maps ``theta`` to coefficients and back.
     """
-    n_features = X.shape[1]
-    dtype = X.dtype
-    if precondition:
-        preconditioner = jacobi_preconditioner(
-            X, sample_weight, fit_intercept, loss.curvature, l2_strength, dtype
-        )
-    else:
-        preconditioner = Preconditioner.identity(n_features, dtype)
-    feature_scale = preconditioner.scale.astype(np.float64)
-    l2_weights = l2_strength * feature_scale**2
-    l1_weights = l1_strength * feature_scale
+    kind = resolve_kind(precondition, X.shape[1], l1_strength > 0)
+    preconditioner = make_preconditioner(
+        X, sample_weight, fit_intercept=fit_intercept, curvature=loss.curvature,
+        l2_strength=l2_strength, kind=kind,
+    )
+    l1_weights = l1_strength * preconditioner.scale.astype(np.float64)
     if fit_intercept:
-        l2_weights = np.append(l2_weights, 0.0)
         l1_weights = np.append(l1_weights, 0.0)
-    penalty = ElasticNet(l2_weights.astype(dtype), l1_weights.astype(dtype))
+    penalty = ElasticNet(l2_strength, l1_weights.astype(X.dtype))
     model = LinearModelProblem(
         X.T, Y, sample_weight, loss, preconditioner, penalty, fit_intercept, Y.shape[0]
     )
     problem = Problem(
-        model.smooth, penalty, model.lipschitz, gradient_scale, unit_diagonal=precondition
+        model.smooth, penalty, model.lipschitz, gradient_scale,
+        unit_diagonal=kind != "none",
     )
     return problem, model

@@ -19,13 +19,13 @@ ESTIMATORS = [
     GDLinearRegression(),
     GDLinearRegression(fit_intercept=False, alpha=0.1),
     GDLinearRegression(alpha=0.05, l1_ratio=0.5),
-    GDLinearRegression(solver="gd", precondition=False),
-    GDLinearRegression(solver="nesterov"),
+    GDLinearRegression(solver="gd", precondition="none"),
+    GDLinearRegression(solver="nesterov", precondition="diagonal"),
     GDLogisticRegression(),
     GDLogisticRegression(fit_intercept=False),
     GDLogisticRegression(C=0.5, l1_ratio=0.5, class_weight="balanced"),
-    GDLogisticRegression(C=np.inf, solver="gd", precondition=False),
-    GDLogisticRegression(solver="nesterov"),
+    GDLogisticRegression(C=np.inf, solver="gd", precondition="none"),
+    GDLogisticRegression(solver="nesterov", precondition="diagonal"),
 ]
 
 
