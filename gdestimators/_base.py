@@ -10,8 +10,9 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
 from ._objectives import predict
+from ._preconditioning import Preconditioner, RunningMoments, preconditioner_from_moments
 from ._problem import build_problem
-from ._solvers import SOLVERS, IterationLog
+from ._solvers import SOLVERS, IterationLog, check_finite
 
 #: Solver used by ``solver="auto"``; chosen by ``benchmarks/``.
 AUTO_SOLVER = "bb"
@@ -51,9 +52,9 @@ class GDBase(BaseEstimator):
             sample_weight, X, dtype=X.dtype, ensure_non_negative=True
         )
 
-    def _warm_start_coefficients(self, n_features, n_outputs):
+    def _warm_start_coefficients(self, n_features, n_outputs, force=False):
         """``(w, b)`` of the previous fit when warm starting applies, else None."""
-        if not (self.warm_start and hasattr(self, "coef_")):
+        if not ((self.warm_start or force) and hasattr(self, "coef_")):
             return None
         coef = np.reshape(self.coef_, (-1, n_features))
         if coef.shape[0] != n_outputs:
@@ -70,6 +71,8 @@ class GDBase(BaseEstimator):
         w : ndarray of shape (n_features, k)
         b : ndarray of shape (k,)
         """
+        # A full fit starts a new stream for any later partial_fit.
+        self.__dict__.pop("_stream_moments", None)
         problem, model = build_problem(
             X, Y, sample_weight, loss,
             l2_strength=l2_strength, l1_strength=l1_strength,
@@ -123,6 +126,67 @@ class GDBase(BaseEstimator):
                 "or loosen tol.",
                 ConvergenceWarning,
             )
+        return w.astype(X.dtype, copy=False), b.astype(X.dtype, copy=False)
+
+    def _partial_fit_step(self, X, Y, sample_weight, loss, *, l2_strength,
+                          l1_strength, gradient_scale, initial_intercept):
+        """One proximal gradient step on the batch ``(X, Y)``.
+
+        The coordinates are diagonally preconditioned with the running mean
+        and variance of all batches so far (full decorrelation from a few
+        batches would be unreliable); the coefficients are kept in the
+        original coordinates, so the preconditioner may change between
+        calls. The first call fixes the base step ``1/L`` of its batch's
+        curvature bound (or ``learning_rate``). Step ``t`` has size ``base / sqrt(t)``: with a
+        constant step, cycling over batches settles on a cycle biased towards
+        the last batches; the decay shrinks that bias so that epochs converge
+        to the minimiser of the whole stream's objective. ``n_iter_`` counts
+        steps and ``loss_curve_`` holds each batch's objective before its step.
+
+        Returns
+        -------
+        w : ndarray of shape (n_features, k)
+        b : ndarray of shape (k,)
+        """
+        new_stream = not hasattr(self, "_stream_moments")
+        if new_stream:
+            self._stream_moments = RunningMoments(X.shape[1])
+        if self.precondition == "none":
+            preconditioner = Preconditioner.identity(X.shape[1], X.dtype)
+        else:
+            self._stream_moments.update(X, sample_weight, self.fit_intercept)
+            preconditioner = preconditioner_from_moments(
+                self._stream_moments.mean, self._stream_moments.variance, None,
+                curvature=loss.curvature, l2_strength=l2_strength, dtype=X.dtype,
+            )
+        problem, model = build_problem(
+            X, Y, sample_weight, loss, l2_strength=l2_strength,
+            l1_strength=l1_strength, fit_intercept=self.fit_intercept,
+            precondition=self.precondition, gradient_scale=gradient_scale,
+            preconditioner=preconditioner,
+        )
+        if new_stream:
+            self._stream_step = (
+                1.0 / problem.lipschitz() if self.learning_rate == "auto"
+                else float(self.learning_rate)
+            )
+            self.n_iter_ = 0
+            self.loss_curve_ = np.zeros(0)
+        previous = self._warm_start_coefficients(X.shape[1], Y.shape[0], force=True)
+        if previous is not None:
+            # Continue from the last partial_fit, or from a full fit.
+            theta = model.initial_theta(*previous)
+        else:
+            w0 = np.zeros((X.shape[1], Y.shape[0]), dtype=X.dtype)
+            theta = model.initial_theta(w0, initial_intercept)
+        value, gradient = problem.smooth(theta)
+        objective = problem.objective(theta, value)
+        check_finite(objective, self.n_iter_)
+        self.n_iter_ += 1
+        step = self._stream_step / np.sqrt(self.n_iter_)
+        theta = problem.penalty.prox(theta - step * gradient, step)
+        self.loss_curve_ = np.append(self.loss_curve_, objective)
+        w, b = model.coefficients(theta)
         return w.astype(X.dtype, copy=False), b.astype(X.dtype, copy=False)
 
     def _decision_rows(self, X):

@@ -159,25 +159,75 @@ class GDLinearRegression(MultiOutputMixin, RegressorMixin, GDBase):
             y_numeric=True, multi_output=True,
         )
         sample_weight = self._validate_sample_weight(sample_weight, X)
+        Y, settings = self._objective_settings(X, y, sample_weight)
+        w, b = self._solve(X, Y, sample_weight, SquaredError(), **settings)
+        self._set_coefficients(w, b, y.ndim)
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """One gradient step on a batch, for data that arrive in batches.
+
+        The first call fixes the base step (``1/L`` of this batch's curvature
+        bound, or ``learning_rate``); call ``t`` then takes one proximal
+        gradient step of size ``base / sqrt(t)`` on the objective of its
+        batch from the current coefficients. Streaming all batches for
+        several epochs is mini-batch gradient descent on the whole data set,
+        with a decay that lets it converge. ``n_iter_`` counts the steps
+        taken and ``loss_curve_`` holds each batch's objective before its
+        step. ``fit`` starts afresh.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            A batch of training data; the number of features must not change.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Targets of the batch.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the batch.
+
+        Returns
+        -------
+        self : object
+            The updated estimator.
+        """
+        first_call = not hasattr(self, "coef_")
+        X, y = validate_data(
+            self, X, y, accept_sparse=ACCEPTED_SPARSE, dtype=FLOAT_DTYPES,
+            y_numeric=True, multi_output=True, reset=first_call,
+        )
+        if not first_call and y.ndim != np.ndim(self.coef_):
+            raise ValueError(
+                f"y has {1 if y.ndim == 1 else y.shape[1]} target(s), but the "
+                f"previous partial_fit calls had {np.atleast_2d(self.coef_).shape[0]}."
+            )
+        sample_weight = self._validate_sample_weight(sample_weight, X)
+        Y, settings = self._objective_settings(X, y, sample_weight)
+        w, b = self._partial_fit_step(X, Y, sample_weight, SquaredError(), **settings)
+        self._set_coefficients(w, b, y.ndim)
+        return self
+
+    def _objective_settings(self, X, y, sample_weight):
+        """Targets as rows ``Y`` and the keyword arguments of the solve."""
         Y = np.asarray(y, dtype=X.dtype)
         Y = Y[None, :] if Y.ndim == 1 else Y.T
         target_mean = weighted_mean(Y, sample_weight)
         centered = Y - target_mean[:, None] if self.fit_intercept else Y
         spread = float(np.sqrt(np.mean(weighted_mean(centered**2, sample_weight))))
-        w, b = self._solve(
-            X, Y, sample_weight, SquaredError(),
+        return Y, dict(
             l2_strength=self.alpha * (1.0 - self.l1_ratio),
             l1_strength=self.alpha * self.l1_ratio,
             gradient_scale=spread if spread > 0 else 1.0,
             initial_intercept=target_mean,
         )
-        if y.ndim == 1:
+
+    def _set_coefficients(self, w, b, target_ndim):
+        if target_ndim == 1:
             self.coef_ = w[:, 0]
             self.intercept_ = float(b[0]) if self.fit_intercept else 0.0
         else:
             self.coef_ = w.T
             self.intercept_ = b if self.fit_intercept else np.zeros_like(b)
-        return self
 
     def predict(self, X):
         """Predict with the fitted linear model, ``h = w^T X + b``.

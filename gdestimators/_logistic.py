@@ -166,12 +166,95 @@ class GDLogisticRegression(ClassifierMixin, GDBase):
         )
         check_classification_targets(y)
         self.classes_, y_index = np.unique(y, return_inverse=True)
-        n_classes = self.classes_.shape[0]
-        if n_classes < 2:
+        if self.classes_.shape[0] < 2:
             raise ValueError(
                 "This solver needs samples of at least 2 classes in the data, "
                 f"but the data contains only one class: {self.classes_[0]!r}."
             )
+        sample_weight = self._class_weighted(sample_weight, X, y, y_index)
+        Y, loss = self._one_hot(y_index, X.dtype)
+        w, b = self._solve(
+            X, Y, sample_weight, loss,
+            **self._objective_settings(Y, sample_weight, float(np.sum(sample_weight))),
+        )
+        self._set_coefficients(w, b)
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
+        """One gradient step on a batch, for data that arrive in batches.
+
+        The first call needs ``classes`` (all labels the stream will
+        contain), fixes the base step (``1/L`` of this batch's curvature bound, or
+        ``learning_rate``); call ``t`` then takes one proximal gradient step
+        of size ``base / sqrt(t)`` on its batch from the current
+        coefficients, so that streaming all batches for several epochs is
+        mini-batch gradient descent, with a decay that lets it converge. The
+        penalty is that of a data set of the total sample weight seen so far:
+        after one pass, the full data set's; after ``E`` passes over the same
+        data, that of ``fit`` with ``C * E``. ``n_iter_`` counts the steps
+        and ``loss_curve_`` holds each batch's objective before its step.
+        ``fit`` starts afresh.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            A batch of training data; the number of features must not change.
+        y : array-like of shape (n_samples,)
+            Labels of the batch, all in ``classes``.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the batch.
+        classes : array-like of shape (n_classes,), default=None
+            All class labels; required on the first call (unless the
+            estimator was fitted), and must not change later.
+
+        Returns
+        -------
+        self : object
+            The updated estimator.
+        """
+        first_call = not hasattr(self, "classes_")
+        if first_call:
+            if classes is None:
+                raise ValueError(
+                    "classes must be passed on the first call to partial_fit."
+                )
+            self.classes_ = np.unique(np.asarray(classes))
+            if self.classes_.shape[0] < 2:
+                raise ValueError("partial_fit needs at least 2 classes in `classes`.")
+        elif classes is not None and not np.array_equal(
+            self.classes_, np.unique(np.asarray(classes))
+        ):
+            raise ValueError(
+                f"classes={np.asarray(classes).tolist()!r} differs from the "
+                f"classes_ of the earlier calls, {self.classes_.tolist()!r}."
+            )
+        if not hasattr(self, "_stream_moments"):
+            self._stream_weight = 0.0
+        X, y = validate_data(
+            self, X, y, accept_sparse=ACCEPTED_SPARSE, dtype=FLOAT_DTYPES,
+            reset=first_call,
+        )
+        check_classification_targets(y)
+        unknown = np.setdiff1d(y, self.classes_)
+        if unknown.size:
+            raise ValueError(
+                f"y contains labels {unknown.tolist()} that are not in classes "
+                f"{self.classes_.tolist()}."
+            )
+        y_index = np.searchsorted(self.classes_, y)
+        sample_weight = self._class_weighted(sample_weight, X, y, y_index)
+        self._stream_weight += float(np.sum(sample_weight))
+        Y, loss = self._one_hot(y_index, X.dtype)
+        w, b = self._partial_fit_step(
+            X, Y, sample_weight, loss,
+            **self._objective_settings(Y, sample_weight, self._stream_weight),
+        )
+        self._set_coefficients(w, b)
+        return self
+
+    def _class_weighted(self, sample_weight, X, y, y_index):
+        """Sample weights times class weights, checked to leave some weight."""
         sample_weight = self._validate_sample_weight(sample_weight, X)
         if self.class_weight is not None:
             per_class = compute_class_weight(
@@ -179,30 +262,35 @@ class GDLogisticRegression(ClassifierMixin, GDBase):
                 sample_weight=sample_weight,
             )
             sample_weight = sample_weight * per_class[y_index].astype(X.dtype)
-        total_weight = float(np.sum(sample_weight))
-        if not total_weight > 0:
+        if not float(np.sum(sample_weight)) > 0:
             raise ValueError(
                 "The sample weights times class weights sum to zero: no sample "
                 "is left to fit."
             )
+        return sample_weight
+
+    def _one_hot(self, y_index, dtype):
+        """Targets as rows: 0/1 for two classes (sigmoid), one-hot for more."""
+        n_classes = self.classes_.shape[0]
         if n_classes == 2:
-            Y = (y_index == 1).astype(X.dtype)[None, :]
-            loss = BinaryLogistic()
-        else:
-            Y = np.zeros((n_classes, y_index.shape[0]), dtype=X.dtype)
-            Y[y_index, np.arange(y_index.shape[0])] = 1.0
-            loss = Multinomial()
+            return (y_index == 1).astype(dtype)[None, :], BinaryLogistic()
+        Y = np.zeros((n_classes, y_index.shape[0]), dtype=dtype)
+        Y[y_index, np.arange(y_index.shape[0])] = 1.0
+        return Y, Multinomial()
+
+    def _objective_settings(self, Y, sample_weight, total_weight):
+        """Keyword arguments of the solve: the mean-form penalty strengths."""
         penalty_strength = 1.0 / (self.C * total_weight)
-        w, b = self._solve(
-            X, Y, sample_weight, loss,
+        return dict(
             l2_strength=penalty_strength * (1.0 - self.l1_ratio),
             l1_strength=penalty_strength * self.l1_ratio,
             gradient_scale=1.0,
             initial_intercept=_prior_log_odds(Y, sample_weight),
         )
+
+    def _set_coefficients(self, w, b):
         self.coef_ = w.T
         self.intercept_ = b if self.fit_intercept else np.zeros_like(b)
-        return self
 
     def decision_function(self, X):
         """Logits ``z = w^T x + b``.

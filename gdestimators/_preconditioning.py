@@ -74,9 +74,14 @@ class Preconditioner:
         )
 
     @property
-    def is_diagonal(self):
-        """Whether each new coordinate maps to one original coefficient."""
-        return self.rotation is None
+    def is_identity(self):
+        """Whether this is the note's plain coordinates."""
+        return (
+            self.rotation is None
+            and self.intercept_scale == 1.0
+            and not np.any(self.mean)
+            and bool(np.all(self.scale == 1))
+        )
 
     def to_original(self, theta, fit_intercept):
         """Split ``theta`` into the original ``(w, b)``."""
@@ -193,23 +198,32 @@ def _inverse_square_roots(matrix, dtype):
 
 
 def make_preconditioner(X, s, *, fit_intercept, curvature, l2_strength, kind):
-    """Build the change of variables for ``kind`` in {"full", "diagonal", "none"}.
-
-    A feature with zero variance and no L2 penalty keeps scale 1: its gradient
-    is zero in the centred coordinates, so its coefficient never moves.
-    """
-    dtype = X.dtype
+    """Build the change of variables for ``kind`` in {"full", "diagonal", "none"}."""
     if kind == "none":
-        return Preconditioner.identity(X.shape[1], dtype)
+        return Preconditioner.identity(X.shape[1], X.dtype)
     mean, variance, covariance = weighted_feature_moments(
         X, s, centered=fit_intercept, with_covariance=kind == "full"
     )
+    return preconditioner_from_moments(
+        mean, variance, covariance, curvature=curvature, l2_strength=l2_strength,
+        dtype=X.dtype,
+    )
+
+
+def preconditioner_from_moments(mean, variance, covariance, *, curvature,
+                                l2_strength, dtype):
+    """The change of variables given weighted feature moments.
+
+    ``covariance=None`` gives the diagonal preconditioner. A feature with zero
+    variance and no L2 penalty keeps scale 1: its gradient is zero in the
+    centred coordinates, so its coefficient never moves.
+    """
     diagonal = curvature * variance + l2_strength
     scale = np.ones_like(diagonal)
     positive = diagonal > 0
     scale[positive] = 1.0 / np.sqrt(diagonal[positive])
     rotation = rotation_inverse = None
-    if kind == "full":
+    if covariance is not None:
         bound = scale[:, None] * (curvature * covariance) * scale[None, :]
         bound[np.diag_indices_from(bound)] += l2_strength * scale**2
         rotation, rotation_inverse = _inverse_square_roots(bound, dtype)
@@ -219,6 +233,37 @@ def make_preconditioner(X, s, *, fit_intercept, curvature, l2_strength, kind):
         mean.astype(dtype), scale.astype(dtype), float(1.0 / np.sqrt(curvature)),
         rotation, rotation_inverse,
     )
+
+
+class RunningMoments:
+    """Weighted feature mean and variance over batches (for ``partial_fit``).
+
+    Batches are merged with the pairwise update of Chan, Golub and LeVeque,
+    which stays accurate for features with a large offset.
+    """
+
+    def __init__(self, n_features):
+        self.total_weight = 0.0
+        self.mean = np.zeros(n_features)
+        self.sum_squared_deviations = np.zeros(n_features)
+
+    def update(self, X, s, centered):
+        """Merge the batch ``X`` with weights ``s``."""
+        batch_weight = float(np.sum(s, dtype=np.float64))
+        batch_mean, batch_variance, _ = weighted_feature_moments(X, s, centered)
+        total = self.total_weight + batch_weight
+        delta = batch_mean - self.mean
+        self.sum_squared_deviations += (
+            batch_weight * batch_variance
+            + delta**2 * self.total_weight * batch_weight / total
+        )
+        self.mean += delta * batch_weight / total
+        self.total_weight = total
+
+    @property
+    def variance(self):
+        """Weighted variance about the running mean."""
+        return self.sum_squared_deviations / self.total_weight
 
 
 def resolve_kind(precondition, n_features, has_l1):

@@ -94,7 +94,7 @@ class LinearModelProblem:
 
 def build_problem(
     X, Y, sample_weight, loss, *, l2_strength, l1_strength, fit_intercept,
-    precondition, gradient_scale=1.0,
+    precondition, gradient_scale=1.0, preconditioner=None,
 ):
     """Make the :class:`~._solvers.Problem` a solver minimises.
 
@@ -116,6 +116,9 @@ def build_problem(
         The change of variables (same minimiser, faster path).
     gradient_scale : float
         See :class:`~._solvers.Problem`.
+    preconditioner : Preconditioner, default=None
+        Reuse this change of variables (``partial_fit`` keeps the first
+        batch's) instead of computing one from ``X``.
 
     Returns
     -------
@@ -124,11 +127,12 @@ def build_problem(
     model : LinearModelProblem
         Maps ``theta`` to coefficients and back.
     """
-    kind = resolve_kind(precondition, X.shape[1], l1_strength > 0)
-    preconditioner = make_preconditioner(
-        X, sample_weight, fit_intercept=fit_intercept, curvature=loss.curvature,
-        l2_strength=l2_strength, kind=kind,
-    )
+    if preconditioner is None:
+        preconditioner = make_preconditioner(
+            X, sample_weight, fit_intercept=fit_intercept, curvature=loss.curvature,
+            l2_strength=l2_strength,
+            kind=resolve_kind(precondition, X.shape[1], l1_strength > 0),
+        )
     l1_weights = l1_strength * preconditioner.scale.astype(np.float64)
     if fit_intercept:
         l1_weights = np.append(l1_weights, 0.0)
@@ -138,6 +142,6 @@ def build_problem(
     )
     problem = Problem(
         model.smooth, penalty, model.lipschitz, gradient_scale,
-        unit_diagonal=kind != "none",
+        unit_diagonal=not preconditioner.is_identity,
     )
     return problem, model

@@ -151,7 +151,7 @@ def largest_eigenvalue(matvec, shape, dtype, n_iter=30):
     return eigenvalue
 
 
-def _check_finite(objective, iteration):
+def check_finite(objective, iteration):
     if not math.isfinite(objective):
         raise DivergenceError(
             f"The objective became {objective} at iteration {iteration}: the "
@@ -198,7 +198,7 @@ def gradient_descent(problem, theta, *, learning_rate, max_iter, tol, log):
     step = _initial_step(problem, learning_rate, "gd")
     value, gradient = problem.smooth(theta)
     objective = problem.objective(theta, value)
-    _check_finite(objective, 0)
+    check_finite(objective, 0)
     violation, done = _converged_at_start(problem, theta, gradient, tol)
     iteration = 0
     while not done and iteration < max_iter:
@@ -210,7 +210,7 @@ def gradient_descent(problem, theta, *, learning_rate, max_iter, tol, log):
             objective_next <= objective + _ROUNDING_SLACK * abs(objective)
         ):
             _raise_divergence(problem, step, objective, objective_next, iteration)
-        _check_finite(objective_next, iteration)
+        check_finite(objective_next, iteration)
         theta, objective = theta_next, objective_next
         violation = problem.violation(theta, gradient)
         log.record(iteration, objective, violation, step)
@@ -231,7 +231,7 @@ def accelerated(problem, theta, *, learning_rate, max_iter, tol, log):
     lipschitz = 1.0 / _initial_step(problem, learning_rate, "nesterov")
     value, gradient = problem.smooth(theta)
     objective = problem.objective(theta, value)
-    _check_finite(objective, 0)
+    check_finite(objective, 0)
     violation, done = _converged_at_start(problem, theta, gradient, tol)
     x = theta
     y, value_y, gradient_y = x, value, gradient
@@ -264,7 +264,7 @@ def accelerated(problem, theta, *, learning_rate, max_iter, tol, log):
             objective_next <= objective + _ROUNDING_SLACK * abs(objective)
         ):
             _raise_divergence(problem, step, objective, objective_next, iteration)
-        _check_finite(objective_next, iteration)
+        check_finite(objective_next, iteration)
         if objective_next > objective:
             momentum_t = 1.0  # adaptive restart: the momentum overshot
         momentum_t_next = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * momentum_t**2))
@@ -299,7 +299,7 @@ def barzilai_borwein(problem, theta, *, learning_rate, max_iter, tol, log, memor
         step = _initial_step(problem, learning_rate, "bb")
     value, gradient = problem.smooth(theta)
     objective = problem.objective(theta, value)
-    _check_finite(objective, 0)
+    check_finite(objective, 0)
     violation, done = _converged_at_start(problem, theta, gradient, tol)
     recent = deque([objective], maxlen=memory)
     iteration = 0
@@ -324,7 +324,7 @@ def barzilai_borwein(problem, theta, *, learning_rate, max_iter, tol, log, memor
         else:
             stalled = True
             break
-        _check_finite(objective_next, iteration)
+        check_finite(objective_next, iteration)
         gradient_change = gradient_next - gradient
         curvature = float(np.sum(move * gradient_change))
         if curvature > 0.0:
