@@ -5,10 +5,12 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator
+from sklearn.callback import CallbackSupportMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
+from ._callbacks import IterationCallbacks
 from ._objectives import predict
 from ._preconditioning import Preconditioner, RunningMoments, preconditioner_from_moments
 from ._problem import build_problem
@@ -23,11 +25,12 @@ TOL_FLOOR_ULPS = 16
 FLOAT_DTYPES = (np.float64, np.float32)
 
 
-class GDBase(BaseEstimator):
+class GDBase(CallbackSupportMixin, BaseEstimator):
     """Parameters and the fit loop common to the gradient-descent estimators.
 
-    Subclasses define how targets become the rows ``Y`` and which loss and
-    penalty strengths apply, then call :meth:`_solve`.
+    Subclasses define how targets become the rows ``Y``, which loss and
+    penalty strengths apply, and which attributes hold the coefficients
+    (``_coefficient_attributes``), then call :meth:`_solve`.
     """
 
     _parameter_constraints: dict = {
@@ -62,14 +65,13 @@ class GDBase(BaseEstimator):
         intercept = np.broadcast_to(np.asarray(self.intercept_), (n_outputs,))
         return coef.T, intercept
 
-    def _solve(self, X, Y, sample_weight, loss, *, l2_strength, l1_strength,
+    def _solve(self, X, y, Y, sample_weight, loss, *, l2_strength, l1_strength,
                gradient_scale, initial_intercept):
-        """Minimise the objective and store ``n_iter_`` and ``loss_curve_``.
+        """Minimise the objective and store the fitted attributes.
 
-        Returns
-        -------
-        w : ndarray of shape (n_features, k)
-        b : ndarray of shape (k,)
+        Sets ``coef_`` and ``intercept_`` (through ``_coefficient_attributes``),
+        ``n_iter_`` and ``loss_curve_``, and feeds the callbacks set with
+        ``set_callbacks`` once per iteration.
         """
         # A full fit starts a new stream for any later partial_fit.
         self.__dict__.pop("_stream_moments", None)
@@ -95,11 +97,28 @@ class GDBase(BaseEstimator):
         # noise: float32 data cannot resolve a scaled gradient of 1e-8.
         tol = max(self.tol, TOL_FLOOR_ULPS * float(np.finfo(X.dtype).eps))
         solver_name = AUTO_SOLVER if self.solver == "auto" else self.solver
-        log = IterationLog(self.verbose, name=f"{type(self).__name__}/{solver_name}")
+        context = self._init_callback_context(max_subtasks=self.max_iter + 1)
+        metadata = {"sample_weight": sample_weight}
+        context.call_on_fit_task_begin(estimator=self, X=X, y=y, metadata=metadata)
+        callbacks = None
+        if getattr(self, "_skl_callbacks", None):
+            callbacks = IterationCallbacks(
+                context, self, X, y, metadata,
+                lambda theta: self._coefficient_attributes(
+                    *model.coefficients(theta), y.ndim),
+            )
+            callbacks.begin(theta)
+        log = IterationLog(
+            self.verbose, name=f"{type(self).__name__}/{solver_name}",
+            observer=callbacks,
+        )
         result = SOLVERS[solver_name](
             problem, theta, learning_rate=self.learning_rate,
             max_iter=self.max_iter, tol=tol, log=log,
         )
+        log.finish(result.converged)
+        if callbacks is not None:
+            callbacks.close()
         w, b = model.coefficients(result.theta)
         if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
             raise ValueError(
@@ -122,13 +141,17 @@ class GDBase(BaseEstimator):
                 f"{type(self).__name__} (solver={solver_name!r}) did not converge "
                 f"in max_iter={self.max_iter} iterations: the largest scaled "
                 f"gradient entry is {result.violation:.3g} > tol={tol:g}. "
-                "Increase max_iter, use solver='auto' or precondition='auto', "
-                "or loosen tol.",
+                f"{self._convergence_advice()}",
                 ConvergenceWarning,
             )
-        return w.astype(X.dtype, copy=False), b.astype(X.dtype, copy=False)
+        w, b = w.astype(X.dtype, copy=False), b.astype(X.dtype, copy=False)
+        for name, value in self._coefficient_attributes(w, b, y.ndim).items():
+            setattr(self, name, value)
+        context.call_on_fit_task_end(
+            estimator=self, X=X, y=y, metadata=metadata, reconstruction_attributes={}
+        )
 
-    def _partial_fit_step(self, X, Y, sample_weight, loss, *, l2_strength,
+    def _partial_fit_step(self, X, y, Y, sample_weight, loss, *, l2_strength,
                           l1_strength, gradient_scale, initial_intercept):
         """One proximal gradient step on the batch ``(X, Y)``.
 
@@ -143,10 +166,6 @@ class GDBase(BaseEstimator):
         to the minimiser of the whole stream's objective. ``n_iter_`` counts
         steps and ``loss_curve_`` holds each batch's objective before its step.
 
-        Returns
-        -------
-        w : ndarray of shape (n_features, k)
-        b : ndarray of shape (k,)
         """
         new_stream = not hasattr(self, "_stream_moments")
         if new_stream:
@@ -187,7 +206,19 @@ class GDBase(BaseEstimator):
         theta = problem.penalty.prox(theta - step * gradient, step)
         self.loss_curve_ = np.append(self.loss_curve_, objective)
         w, b = model.coefficients(theta)
-        return w.astype(X.dtype, copy=False), b.astype(X.dtype, copy=False)
+        w, b = w.astype(X.dtype, copy=False), b.astype(X.dtype, copy=False)
+        for name, value in self._coefficient_attributes(w, b, y.ndim).items():
+            setattr(self, name, value)
+
+    def _convergence_advice(self):
+        """What to change when max_iter is reached, given the current settings."""
+        advice = ["increase max_iter"]
+        if self.solver != "auto":
+            advice.append("use solver='auto'")
+        if self.precondition != "auto":
+            advice.append("use precondition='auto'")
+        advice.append("loosen tol")
+        return "Possible remedies: " + ", ".join(advice) + "."
 
     def _decision_rows(self, X):
         """Validated ``X`` and the note's ``h = w^T X + b`` of shape ``(k, m)``."""

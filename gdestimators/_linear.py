@@ -160,8 +160,7 @@ class GDLinearRegression(MultiOutputMixin, RegressorMixin, GDBase):
         )
         sample_weight = self._validate_sample_weight(sample_weight, X)
         Y, settings = self._objective_settings(X, y, sample_weight)
-        w, b = self._solve(X, Y, sample_weight, SquaredError(), **settings)
-        self._set_coefficients(w, b, y.ndim)
+        self._solve(X, y, Y, sample_weight, SquaredError(), **settings)
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -203,8 +202,7 @@ class GDLinearRegression(MultiOutputMixin, RegressorMixin, GDBase):
             )
         sample_weight = self._validate_sample_weight(sample_weight, X)
         Y, settings = self._objective_settings(X, y, sample_weight)
-        w, b = self._partial_fit_step(X, Y, sample_weight, SquaredError(), **settings)
-        self._set_coefficients(w, b, y.ndim)
+        self._partial_fit_step(X, y, Y, sample_weight, SquaredError(), **settings)
         return self
 
     def _objective_settings(self, X, y, sample_weight):
@@ -221,13 +219,13 @@ class GDLinearRegression(MultiOutputMixin, RegressorMixin, GDBase):
             initial_intercept=target_mean,
         )
 
-    def _set_coefficients(self, w, b, target_ndim):
+    def _coefficient_attributes(self, w, b, target_ndim):
+        """``coef_`` and ``intercept_`` in scikit-learn's shapes."""
         if target_ndim == 1:
-            self.coef_ = w[:, 0]
-            self.intercept_ = float(b[0]) if self.fit_intercept else 0.0
-        else:
-            self.coef_ = w.T
-            self.intercept_ = b if self.fit_intercept else np.zeros_like(b)
+            intercept = float(b[0]) if self.fit_intercept else 0.0
+            return {"coef_": w[:, 0], "intercept_": intercept}
+        intercept = b if self.fit_intercept else np.zeros_like(b)
+        return {"coef_": w.T, "intercept_": intercept}
 
     def predict(self, X):
         """Predict with the fitted linear model, ``h = w^T X + b``.

@@ -173,11 +173,10 @@ class GDLogisticRegression(ClassifierMixin, GDBase):
             )
         sample_weight = self._class_weighted(sample_weight, X, y, y_index)
         Y, loss = self._one_hot(y_index, X.dtype)
-        w, b = self._solve(
-            X, Y, sample_weight, loss,
+        self._solve(
+            X, y, Y, sample_weight, loss,
             **self._objective_settings(Y, sample_weight, float(np.sum(sample_weight))),
         )
-        self._set_coefficients(w, b)
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -246,11 +245,10 @@ class GDLogisticRegression(ClassifierMixin, GDBase):
         sample_weight = self._class_weighted(sample_weight, X, y, y_index)
         self._stream_weight += float(np.sum(sample_weight))
         Y, loss = self._one_hot(y_index, X.dtype)
-        w, b = self._partial_fit_step(
-            X, Y, sample_weight, loss,
+        self._partial_fit_step(
+            X, y, Y, sample_weight, loss,
             **self._objective_settings(Y, sample_weight, self._stream_weight),
         )
-        self._set_coefficients(w, b)
         return self
 
     def _class_weighted(self, sample_weight, X, y, y_index):
@@ -288,9 +286,10 @@ class GDLogisticRegression(ClassifierMixin, GDBase):
             initial_intercept=_prior_log_odds(Y, sample_weight),
         )
 
-    def _set_coefficients(self, w, b):
-        self.coef_ = w.T
-        self.intercept_ = b if self.fit_intercept else np.zeros_like(b)
+    def _coefficient_attributes(self, w, b, target_ndim):
+        """``coef_`` (one row per logit) and ``intercept_``."""
+        intercept = b if self.fit_intercept else np.zeros_like(b)
+        return {"coef_": w.T, "intercept_": intercept}
 
     def decision_function(self, X):
         """Logits ``z = w^T x + b``.

@@ -91,31 +91,48 @@ class SolverResult:
 
 
 class IterationLog:
-    """Records the objective per iteration and reports progress.
+    """Records the objective per iteration, reports progress, notifies observers.
 
     Parameters
     ----------
     verbose : int
-        0 is silent; ``v > 0`` prints one line every ``max(1, 100 // v)``
-        iterations and at the end.
+        0 is silent; ``v > 0`` prints one line at the first iteration, every
+        ``max(1, 100 // v)`` iterations, and at the end.
     name : str
         Printed in front of each line.
+    observer : callable, default=None
+        Called as ``observer(theta)`` after every iteration (the estimators
+        use it to feed scikit-learn's callbacks).
     """
 
-    def __init__(self, verbose=0, name="gd"):
+    def __init__(self, verbose=0, name="gd", observer=None):
         self.verbose = verbose
         self.name = name
+        self.observer = observer
         self.objective_curve = []
         self._every = max(1, 100 // verbose) if verbose else 0
+        self._last = None
 
-    def record(self, iteration, objective, violation, step_size):
-        """Store one iteration and maybe print it."""
+    def record(self, iteration, theta, objective, violation, step_size):
+        """Store one iteration, maybe print it, and notify the observer."""
         self.objective_curve.append(objective)
+        self._last = (iteration, objective, violation, step_size)
         if self._every and (iteration == 1 or iteration % self._every == 0):
-            self.print_line(iteration, objective, violation, step_size)
+            self._print_line(*self._last)
+        if self.observer is not None:
+            self.observer(theta)
 
-    def print_line(self, iteration, objective, violation, step_size):
-        """Print one progress line, scikit-learn style."""
+    def finish(self, converged):
+        """Print the last iteration and the outcome."""
+        if not self.verbose:
+            return
+        if self._last is not None and self._last[0] % self._every != 0:
+            self._print_line(*self._last)
+        outcome = "converged" if converged else "stopped before convergence"
+        print(f"[{self.name}] {outcome} after {len(self.objective_curve)} "
+              "iterations", flush=True)
+
+    def _print_line(self, iteration, objective, violation, step_size):
         print(
             f"[{self.name}] iter {iteration:6d}  objective {objective:.10e}  "
             f"max|grad| {violation:.3e}  step {step_size:.3e}",
@@ -213,7 +230,7 @@ def gradient_descent(problem, theta, *, learning_rate, max_iter, tol, log):
         check_finite(objective_next, iteration)
         theta, objective = theta_next, objective_next
         violation = problem.violation(theta, gradient)
-        log.record(iteration, objective, violation, step)
+        log.record(iteration, theta, objective, violation, step)
         done = violation <= tol
     return SolverResult(theta, iteration, done, violation, log.objective_curve)
 
@@ -276,7 +293,7 @@ def accelerated(problem, theta, *, learning_rate, max_iter, tol, log):
             y, value_y, gradient_y = x_next, value_next, gradient_next
         x, objective, momentum_t = x_next, objective_next, momentum_t_next
         violation = problem.violation(x, gradient_next)
-        log.record(iteration, objective, violation, step)
+        log.record(iteration, x, objective, violation, step)
         done = violation <= tol
     return SolverResult(
         x, len(log.objective_curve), done, violation, log.objective_curve, stalled
@@ -332,7 +349,7 @@ def barzilai_borwein(problem, theta, *, learning_rate, max_iter, tol, log, memor
         theta, gradient, objective = theta_next, gradient_next, objective_next
         recent.append(objective)
         violation = problem.violation(theta, gradient)
-        log.record(iteration, objective, violation, step)
+        log.record(iteration, theta, objective, violation, step)
         done = violation <= tol
     return SolverResult(
         theta, len(log.objective_curve), done, violation, log.objective_curve, stalled
