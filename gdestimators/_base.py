@@ -65,6 +65,21 @@ class GDBase(CallbackSupportMixin, BaseEstimator):
         intercept = np.broadcast_to(np.asarray(self.intercept_), (n_outputs,))
         return coef.T, intercept
 
+    def _initial_theta(self, model, previous, initial_intercept):
+        """Parameters to start from: ``previous`` ``(w, b)`` if given, else zeros.
+
+        From zeros, the intercept starts at its best value for ``w = 0``
+        (exact for least squares with centering), which saves the iterations
+        otherwise spent finding the mean.
+        """
+        if previous is not None:
+            return model.initial_theta(*previous)
+        theta = model.initial_theta()
+        if self.fit_intercept and initial_intercept is not None:
+            coef = np.zeros((model.XT.shape[0], model.n_outputs), dtype=theta.dtype)
+            theta = model.initial_theta(coef, initial_intercept)
+        return theta
+
     def _solve(self, X, y, Y, sample_weight, loss, *, l2_strength, l1_strength,
                gradient_scale, initial_intercept):
         """Minimise the objective and store the fitted attributes.
@@ -81,18 +96,10 @@ class GDBase(CallbackSupportMixin, BaseEstimator):
             fit_intercept=self.fit_intercept, precondition=self.precondition,
             gradient_scale=gradient_scale,
         )
-        warm = self._warm_start_coefficients(X.shape[1], Y.shape[0])
-        if warm is not None:
-            theta = model.initial_theta(*warm)
-        else:
-            theta = model.initial_theta()
-            if self.fit_intercept and initial_intercept is not None:
-                # Start from the best intercept for w = 0 (exact for least
-                # squares with centering): it saves the iterations that would
-                # otherwise be spent finding the mean.
-                theta = model.initial_theta(
-                    np.zeros((X.shape[1], Y.shape[0]), dtype=X.dtype), initial_intercept
-                )
+        theta = self._initial_theta(
+            model, self._warm_start_coefficients(X.shape[1], Y.shape[0]),
+            initial_intercept,
+        )
         # Below a few ulps of the working precision the gradient is rounding
         # noise: float32 data cannot resolve a scaled gradient of 1e-8.
         tol = max(self.tol, TOL_FLOOR_ULPS * float(np.finfo(X.dtype).eps))
@@ -160,12 +167,13 @@ class GDBase(CallbackSupportMixin, BaseEstimator):
         batches would be unreliable); the coefficients are kept in the
         original coordinates, so the preconditioner may change between
         calls. The first call fixes the base step ``1/L`` of its batch's
-        curvature bound (or ``learning_rate``). Step ``t`` has size ``base / sqrt(t)``: with a
-        constant step, cycling over batches settles on a cycle biased towards
-        the last batches; the decay shrinks that bias so that epochs converge
-        to the minimiser of the whole stream's objective. ``n_iter_`` counts
-        steps and ``loss_curve_`` holds each batch's objective before its step.
-
+        curvature bound (or ``learning_rate``). Step ``t`` has size
+        ``base / sqrt(t)``: with a constant step, cycling over batches settles
+        on a cycle biased towards the last batches; the decay shrinks that
+        bias so that epochs converge to the minimiser of the whole stream's
+        objective. ``n_iter_`` counts steps and ``loss_curve_`` holds each
+        batch's objective before its step. The stream starts from the
+        coefficients of a previous ``fit``, if any.
         """
         new_stream = not hasattr(self, "_stream_moments")
         if new_stream:
@@ -191,13 +199,11 @@ class GDBase(CallbackSupportMixin, BaseEstimator):
             )
             self.n_iter_ = 0
             self.loss_curve_ = np.zeros(0)
-        previous = self._warm_start_coefficients(X.shape[1], Y.shape[0], force=True)
-        if previous is not None:
-            # Continue from the last partial_fit, or from a full fit.
-            theta = model.initial_theta(*previous)
-        else:
-            w0 = np.zeros((X.shape[1], Y.shape[0]), dtype=X.dtype)
-            theta = model.initial_theta(w0, initial_intercept)
+        # Continue from the last partial_fit, or from a full fit.
+        theta = self._initial_theta(
+            model, self._warm_start_coefficients(X.shape[1], Y.shape[0], force=True),
+            initial_intercept,
+        )
         value, gradient = problem.smooth(theta)
         objective = problem.objective(theta, value)
         check_finite(objective, self.n_iter_)
