@@ -64,9 +64,9 @@ class GDLinearRegression(MultiOutputMixin, RegressorMixin, GDBase):
     tol : float, default=1e-8
         Stop when the largest absolute entry of the (sub)gradient in the
         preconditioned coordinates, divided by the weighted standard
-        deviation of ``y``, is below ``tol``. With ``precondition=True`` this
-        is the largest correlation between a standardised feature and the
-        residual. It is raised to 16 machine epsilons of the data's dtype
+        deviation of ``y``, is below ``tol``. With ``precondition="diagonal"``
+        this is the largest correlation between a standardised feature and
+        the residual. It is raised to 16 machine epsilons of the data's dtype
         (about 1.9e-6 for float32), below which gradients are rounding noise.
     warm_start : bool, default=False
         Start from the previous solution when fitting again.

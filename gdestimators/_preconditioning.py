@@ -278,4 +278,9 @@ def resolve_kind(precondition, n_features, has_l1):
             "proximal step cannot handle; use precondition='diagonal' or 'auto' "
             "with l1_ratio > 0."
         )
+    if precondition not in ("full", "diagonal", "none"):
+        raise ValueError(
+            "precondition must be one of 'auto', 'full', 'diagonal', 'none'; "
+            f"got {precondition!r}."
+        )
     return precondition
