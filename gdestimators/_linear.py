@@ -59,7 +59,7 @@ class GDLinearRegression(MultiOutputMixin, RegressorMixin, GDBase):
         ``X^T X`` product. ``"auto"`` is ``"full"`` up to 1024 features
         without L1 penalty, else ``"diagonal"``. ``"none"`` runs the note's
         algorithm in the original coordinates.
-    max_iter : int, default=1000
+    max_iter : int, default=5000
         Maximum number of iterations.
     tol : float, default=1e-8
         Stop when the largest absolute entry of the (sub)gradient in the
@@ -119,7 +119,7 @@ class GDLinearRegression(MultiOutputMixin, RegressorMixin, GDBase):
         solver="auto",
         learning_rate="auto",
         precondition="auto",
-        max_iter=1000,
+        max_iter=5000,
         tol=1e-8,
         warm_start=False,
         verbose=0,
