@@ -65,7 +65,7 @@ class GDLogisticRegression(ClassifierMixin, GDBase):
         algorithm in the original coordinates.
     max_iter : int, default=5000
         Maximum number of iterations.
-    tol : float, default=1e-6
+    tol : float, default=1e-8
         Stop when the largest absolute entry of the (sub)gradient of the mean
         objective, in the preconditioned coordinates, is below ``tol``. It is
         raised to 16 machine epsilons of the data's dtype (about 1.9e-6 for
@@ -126,7 +126,7 @@ class GDLogisticRegression(ClassifierMixin, GDBase):
         learning_rate="auto",
         precondition="auto",
         max_iter=5000,
-        tol=1e-6,
+        tol=1e-8,
         warm_start=False,
         verbose=0,
     ):
