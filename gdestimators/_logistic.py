@@ -292,7 +292,7 @@ class GDLogisticRegression(ClassifierMixin, GDBase):
         return {"coef_": w.T, "intercept_": intercept}
 
     def decision_function(self, X):
-        """Logits ``z = w^T x + b``.
+        """Compute the logits ``z = w^T x + b``.
 
         Parameters
         ----------
@@ -309,7 +309,7 @@ class GDLogisticRegression(ClassifierMixin, GDBase):
         return z[0] if z.shape[0] == 1 else z.T
 
     def predict_proba(self, X):
-        """Class probabilities: sigmoid (two classes) or softmax.
+        """Estimate class probabilities: sigmoid (two classes) or softmax.
 
         Parameters
         ----------
@@ -331,7 +331,7 @@ class GDLogisticRegression(ClassifierMixin, GDBase):
         return (exp_z / np.sum(exp_z, axis=0)).T
 
     def predict_log_proba(self, X):
-        """Logarithm of :meth:`predict_proba`.
+        """Compute the logarithm of :meth:`predict_proba`.
 
         Parameters
         ----------
@@ -349,7 +349,7 @@ class GDLogisticRegression(ClassifierMixin, GDBase):
             return np.log(self.predict_proba(X))
 
     def predict(self, X):
-        """Most probable class.
+        """Predict the most probable class.
 
         Parameters
         ----------

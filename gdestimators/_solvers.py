@@ -190,9 +190,10 @@ def _raise_divergence(problem, learning_rate, before, after, iteration):
     raise DivergenceError(
         f"learning_rate={learning_rate:g} is too large for this data: the "
         f"objective rose from {before:.6g} to {after:.6g} at iteration "
-        f"{iteration}. The largest stable learning rate here is 2/L = "
-        f"{stable:.6g} (L is the Lipschitz constant of the gradient); use a "
-        "smaller learning_rate or learning_rate='auto'."
+        f"{iteration}. The largest stable learning rate is about 2/L = "
+        f"{stable:.6g} (L, the Lipschitz constant of the gradient, is "
+        "estimated with a 5% safety margin, so the exact limit is slightly "
+        "higher); use a smaller learning_rate or learning_rate='auto'."
     )
 
 
@@ -290,8 +291,11 @@ def accelerated(problem, theta, *, learning_rate, max_iter, tol, log):
         ):
             _raise_divergence(problem, step, objective, objective_next, iteration)
         check_finite(objective_next, iteration)
-        if objective_next > objective:
-            momentum_t = 1.0  # adaptive restart: the momentum overshot
+        if objective_next > objective + _ROUNDING_SLACK * abs(objective):
+            # Adaptive restart: the momentum overshot. Rises within rounding
+            # do not count: near the optimum they would restart every other
+            # iteration and reduce the method to plain gradient descent.
+            momentum_t = 1.0
         momentum_t_next = 0.5 * (1.0 + math.sqrt(1.0 + 4.0 * momentum_t**2))
         beta = (momentum_t - 1.0) / momentum_t_next
         if beta > 0.0:
