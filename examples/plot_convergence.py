@@ -157,10 +157,10 @@ def plot_kind(kind):
         for precondition in PRECONDITIONERS:
             for solver in SOLVER_STYLE:
                 est = fit(kind, X, y, solver=solver, precondition=precondition)
-                curves[precondition, solver] = est.loss_curve_
+                curves[precondition, solver] = np.asarray(est.loss_curve_)
         est = fit(kind, X, y, solver="gd", precondition="none",
                   learning_rate=fixed_rate)
-        curves["none", "fixed"] = est.loss_curve_
+        curves["none", "fixed"] = np.asarray(est.loss_curve_)
         lowest = min(float(np.min(curve)) for curve in curves.values())
         F_star = min(F_ref, lowest)
         print(f"{kind}, {title}: F({ref_name}) = {F_ref:.12g}; lowest GD objective "

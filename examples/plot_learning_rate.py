@@ -92,7 +92,7 @@ for name, rate in rates.items():
         print(f"\nlearning_rate={rate:.4g} ({name}): fit raised ValueError:\n"
               f"  {error_message}")
         continue
-    curves[name] = estimator.loss_curve_
+    curves[name] = np.asarray(estimator.loss_curve_)
     print(f"learning_rate={rate:.4g} ({name}): {estimator.n_iter_} iterations, "
           f"F - F* = {estimator.loss_curve_[-1] - F_star:.3e}")
 

@@ -209,7 +209,7 @@ for name, problem in problems.items():
     coef = np.ravel(estimator.coef_)
     intercept = float(np.ravel(estimator.intercept_)[0])
     coef_error = max(np.max(np.abs(coef - w.ravel())), abs(intercept - b))
-    curve_error = np.max(np.abs(costs - estimator.loss_curve_))
+    curve_error = np.max(np.abs(costs - np.asarray(estimator.loss_curve_)))
     print(f"\n{name}: {estimator.n_iter_} iterations of GD, learning rate "
           f"{problem['learning_rate']}")
     print(f"  by hand:   w = {w.ravel()}, b = {b:.10f}")
@@ -265,7 +265,7 @@ every = max(1, N_ITER // 25)
 for column, name in enumerate(["linear", "logistic"]):
     res = results[name]
     iterations = np.arange(1, res["estimator"].n_iter_ + 1)
-    curve = res["estimator"].loss_curve_
+    curve = np.asarray(res["estimator"].loss_curve_)
     ref_cost, ref_name = res["reference"]
     top, bottom = axes[0, column], axes[1, column]
     top.plot(iterations, res["costs"], color="C0", lw=2, label="GD by hand (NumPy)")

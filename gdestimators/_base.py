@@ -10,11 +10,18 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
+from ._array_api import (
+    from_numpy,
+    get_namespace_and_device,
+    move_to,
+    namespace,
+    numpy_float_dtype,
+)
 from ._callbacks import IterationCallbacks
 from ._objectives import predict
 from ._preconditioning import Preconditioner, RunningMoments, preconditioner_from_moments
 from ._problem import build_problem
-from ._solvers import SOLVERS, IterationLog, check_finite
+from ._solvers import SOLVERS, IterationLog, check_finite, inverse_lipschitz
 
 #: Solver used by ``solver="auto"``; chosen by ``benchmarks/``.
 AUTO_SOLVER = "bb"
@@ -22,7 +29,22 @@ AUTO_SOLVER = "bb"
 ACCEPTED_SPARSE = ("csr", "csc")
 #: ``tol`` is raised to this many machine epsilons of the data's dtype.
 TOL_FLOOR_ULPS = 16
-FLOAT_DTYPES = (np.float64, np.float32)
+
+
+def float_dtypes(xp):
+    """The dtypes data are fitted in, most precise first: float32 stays float32."""
+    return [xp.float64, xp.float32]
+
+
+def namespace_of_inputs(X, *others):
+    """The namespace and device of ``X``, with ``others`` moved there.
+
+    scikit-learn's array-API convention: ``X`` decides, ``y`` and
+    ``sample_weight`` follow it (a numpy ``y`` with a torch ``X``, say).
+    """
+    xp, _, device = get_namespace_and_device(X)
+    moved = move_to(*others, xp=xp, device=device)
+    return (xp, device, *(moved if len(others) > 1 else (moved,)))
 
 
 class GDBase(CallbackSupportMixin, BaseEstimator):
@@ -48,6 +70,7 @@ class GDBase(CallbackSupportMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
+        tags.array_api_support = True
         return tags
 
     def _validate_sample_weight(self, sample_weight, X):
@@ -55,14 +78,24 @@ class GDBase(CallbackSupportMixin, BaseEstimator):
             sample_weight, X, dtype=X.dtype, ensure_non_negative=True
         )
 
+    def _coefficient_rows(self, n_features):
+        """``coef_`` as rows ``(k, n_features)`` and ``intercept_`` as ``(k,)``."""
+        xp = namespace(self.coef_)
+        coef = xp.reshape(self.coef_, (-1, n_features))
+        intercept = self.intercept_
+        if isinstance(intercept, float):
+            intercept = from_numpy(np.asarray([intercept], dtype=numpy_float_dtype(coef)), coef)
+        return coef, intercept
+
     def _warm_start_coefficients(self, n_features, n_outputs, force=False):
         """``(w, b)`` of the previous fit when warm starting applies, else None."""
         if not ((self.warm_start or force) and hasattr(self, "coef_")):
             return None
-        coef = np.reshape(self.coef_, (-1, n_features))
+        if self.coef_.shape[-1] != n_features:
+            return None  # a different problem: start afresh
+        coef, intercept = self._coefficient_rows(n_features)
         if coef.shape[0] != n_outputs:
             return None
-        intercept = np.broadcast_to(np.asarray(self.intercept_), (n_outputs,))
         return coef.T, intercept
 
     def _initial_theta(self, model, previous, initial_intercept):
@@ -76,13 +109,16 @@ class GDBase(CallbackSupportMixin, BaseEstimator):
             return model.initial_theta(*previous)
         theta = model.initial_theta()
         if self.fit_intercept and initial_intercept is not None:
-            coef = np.zeros((model.XT.shape[0], model.n_outputs), dtype=theta.dtype)
+            coef = namespace(theta).zeros_like(theta[: model.XT.shape[0], ...])
             theta = model.initial_theta(coef, initial_intercept)
         return theta
 
     def _solve(self, X, y, Y, sample_weight, loss, *, l2_strength, l1_strength,
-               gradient_scale, initial_intercept):
+               gradient_scale, initial_intercept, output_scale=1.0):
         """Minimise the objective and store the fitted attributes.
+
+        ``output_scale`` multiplies the solution (and its square the
+        objective values) when the targets were divided by it.
 
         Sets ``coef_`` and ``intercept_`` (through ``_coefficient_attributes``),
         ``n_iter_`` and ``loss_curve_``, and feeds the callbacks set with
@@ -96,13 +132,20 @@ class GDBase(CallbackSupportMixin, BaseEstimator):
             fit_intercept=self.fit_intercept, precondition=self.precondition,
             gradient_scale=gradient_scale,
         )
-        theta = self._initial_theta(
-            model, self._warm_start_coefficients(X.shape[1], Y.shape[0]),
-            initial_intercept,
-        )
+        previous = self._warm_start_coefficients(X.shape[1], Y.shape[0])
+        if previous is not None:
+            previous = tuple(array / output_scale for array in previous)
+        theta = self._initial_theta(model, previous, initial_intercept)
+
+        def attributes_at(theta):
+            w, b = model.coefficients(theta)
+            return self._coefficient_attributes(
+                w * output_scale, b * output_scale, y.ndim
+            )
+
         # Below a few ulps of the working precision the gradient is rounding
         # noise: float32 data cannot resolve a scaled gradient of 1e-8.
-        tol = max(self.tol, TOL_FLOOR_ULPS * float(np.finfo(X.dtype).eps))
+        tol = max(self.tol, TOL_FLOOR_ULPS * float(np.finfo(numpy_float_dtype(X)).eps))
         solver_name = AUTO_SOLVER if self.solver == "auto" else self.solver
         context = self._init_callback_context(max_subtasks=self.max_iter + 1)
         metadata = {"sample_weight": sample_weight}
@@ -111,8 +154,7 @@ class GDBase(CallbackSupportMixin, BaseEstimator):
         if getattr(self, "_skl_callbacks", None):
             callbacks = IterationCallbacks(
                 context, self, X, y, metadata,
-                lambda theta: self._coefficient_attributes(
-                    *model.coefficients(theta), y.ndim),
+                attributes_at,
             )
             callbacks.begin(theta)
         log = IterationLog(
@@ -127,13 +169,16 @@ class GDBase(CallbackSupportMixin, BaseEstimator):
         if callbacks is not None:
             callbacks.close()
         w, b = model.coefficients(result.theta)
-        if not (np.all(np.isfinite(w)) and np.all(np.isfinite(b))):
-            raise ValueError(
-                f"{type(self).__name__} produced non-finite coefficients; the "
-                "data are too large for floating-point arithmetic. Rescale X or y."
-            )
+        w, b = w * output_scale, b * output_scale
+        self._check_finite_coefficients(w, b)
         self.n_iter_ = result.n_iter
-        self.loss_curve_ = np.asarray(result.objective_curve, dtype=np.float64)
+        # A list, as in scikit-learn's MLP: its length is the number of
+        # iterations, which is not a property of the data's namespace. In
+        # units of y squared: targets beyond 1e154 make the values overflow
+        # to inf (the coefficients, solved in rescaled units, do not).
+        with np.errstate(over="ignore"):
+            curve = np.asarray(result.objective_curve) * output_scale * output_scale
+        self.loss_curve_ = curve.tolist()
         if result.stalled:
             warnings.warn(
                 f"{type(self).__name__} (solver={solver_name!r}) stopped after "
@@ -151,7 +196,6 @@ class GDBase(CallbackSupportMixin, BaseEstimator):
                 f"{self._convergence_advice()}",
                 ConvergenceWarning,
             )
-        w, b = w.astype(X.dtype, copy=False), b.astype(X.dtype, copy=False)
         for name, value in self._coefficient_attributes(w, b, y.ndim).items():
             setattr(self, name, value)
         context.call_on_fit_task_end(
@@ -179,12 +223,12 @@ class GDBase(CallbackSupportMixin, BaseEstimator):
         if new_stream:
             self._stream_moments = RunningMoments(X.shape[1])
         if self.precondition == "none":
-            preconditioner = Preconditioner.identity(X.shape[1], X.dtype)
+            preconditioner = Preconditioner.identity(X)
         else:
             self._stream_moments.update(X, sample_weight, self.fit_intercept)
             preconditioner = preconditioner_from_moments(
                 self._stream_moments.mean, self._stream_moments.variance, None,
-                curvature=loss.curvature, l2_strength=l2_strength, dtype=X.dtype,
+                curvature=loss.curvature, l2_strength=l2_strength, like=X,
             )
         problem, model = build_problem(
             X, Y, sample_weight, loss, l2_strength=l2_strength,
@@ -194,11 +238,11 @@ class GDBase(CallbackSupportMixin, BaseEstimator):
         )
         if new_stream:
             self._stream_step = (
-                1.0 / problem.lipschitz() if self.learning_rate == "auto"
+                inverse_lipschitz(problem) if self.learning_rate == "auto"
                 else float(self.learning_rate)
             )
             self.n_iter_ = 0
-            self.loss_curve_ = np.zeros(0)
+            self._stream_objectives = []
         # Continue from the last partial_fit, or from a full fit.
         theta = self._initial_theta(
             model, self._warm_start_coefficients(X.shape[1], Y.shape[0], force=True),
@@ -210,11 +254,21 @@ class GDBase(CallbackSupportMixin, BaseEstimator):
         self.n_iter_ += 1
         step = self._stream_step / np.sqrt(self.n_iter_)
         theta = problem.penalty.prox(theta - step * gradient, step)
-        self.loss_curve_ = np.append(self.loss_curve_, objective)
+        self._stream_objectives.append(objective)
         w, b = model.coefficients(theta)
-        w, b = w.astype(X.dtype, copy=False), b.astype(X.dtype, copy=False)
+        self._check_finite_coefficients(w, b)
+        self.loss_curve_ = list(self._stream_objectives)
         for name, value in self._coefficient_attributes(w, b, y.ndim).items():
             setattr(self, name, value)
+
+    def _check_finite_coefficients(self, w, b):
+        """Raise rather than return NaN or infinite coefficients."""
+        xp = namespace(w)
+        if not (bool(xp.all(xp.isfinite(w))) and bool(xp.all(xp.isfinite(b)))):
+            raise ValueError(
+                f"{type(self).__name__} produced non-finite coefficients; the "
+                "data are too large for floating-point arithmetic. Rescale X or y."
+            )
 
     def _convergence_advice(self):
         """What to change when max_iter is reached, given the current settings."""
@@ -227,17 +281,19 @@ class GDBase(CallbackSupportMixin, BaseEstimator):
         return "Possible remedies: " + ", ".join(advice) + "."
 
     def _decision_rows(self, X):
-        """Validated ``X`` and the note's ``h = w^T X + b`` of shape ``(k, m)``."""
+        """The note's ``h = w^T X + b`` of shape ``(k, m)`` for validated ``X``.
+
+        Callers check the fitted state and the namespace of ``X`` first.
+        """
+        xp = namespace(X)
         X = validate_data(
-            self, X, accept_sparse=ACCEPTED_SPARSE, dtype=FLOAT_DTYPES, reset=False
+            self, X, accept_sparse=ACCEPTED_SPARSE, dtype=float_dtypes(xp), reset=False
         )
-        coef = np.reshape(self.coef_, (-1, X.shape[1]))
-        intercept = np.broadcast_to(np.asarray(self.intercept_, dtype=coef.dtype),
-                                    (coef.shape[0],))
+        coef, intercept = self._coefficient_rows(X.shape[1])
         return predict(X.T, coef.T, intercept)
 
 
 def weighted_mean(values, sample_weight):
     """Mean of each row of ``values`` ``(k, m)`` under the weights ``(m,)``."""
-    return (values @ sample_weight) / np.sum(sample_weight)
+    return (values @ sample_weight) / namespace(values).sum(sample_weight)
 

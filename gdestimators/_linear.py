@@ -2,12 +2,18 @@
 
 from numbers import Real
 
-import numpy as np
 from sklearn.base import MultiOutputMixin, RegressorMixin, _fit_context
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import ACCEPTED_SPARSE, FLOAT_DTYPES, GDBase, weighted_mean
+from ._array_api import check_same_namespace, namespace, to_float
+from ._base import (
+    ACCEPTED_SPARSE,
+    GDBase,
+    float_dtypes,
+    namespace_of_inputs,
+    weighted_mean,
+)
 from ._objectives import SquaredError
 
 
@@ -81,7 +87,7 @@ class GDLinearRegression(MultiOutputMixin, RegressorMixin, GDBase):
         Intercept ``b``; 0.0 when ``fit_intercept=False``.
     n_iter_ : int
         Iterations run.
-    loss_curve_ : ndarray of shape (n_iter_,)
+    loss_curve_ : list of float of length n_iter_
         Objective ``F`` (penalty included) after each iteration.
     n_features_in_ : int
         Number of features seen during fit.
@@ -154,8 +160,9 @@ class GDLinearRegression(MultiOutputMixin, RegressorMixin, GDBase):
         self : object
             Fitted estimator.
         """
+        xp, _, y, sample_weight = namespace_of_inputs(X, y, sample_weight)
         X, y = validate_data(
-            self, X, y, accept_sparse=ACCEPTED_SPARSE, dtype=FLOAT_DTYPES,
+            self, X, y, accept_sparse=ACCEPTED_SPARSE, dtype=float_dtypes(xp),
             y_numeric=True, multi_output=True,
         )
         sample_weight = self._validate_sample_weight(sample_weight, X)
@@ -191,32 +198,48 @@ class GDLinearRegression(MultiOutputMixin, RegressorMixin, GDBase):
             The updated estimator.
         """
         first_call = not hasattr(self, "coef_")
+        xp, _, y, sample_weight = namespace_of_inputs(X, y, sample_weight)
         X, y = validate_data(
-            self, X, y, accept_sparse=ACCEPTED_SPARSE, dtype=FLOAT_DTYPES,
+            self, X, y, accept_sparse=ACCEPTED_SPARSE, dtype=float_dtypes(xp),
             y_numeric=True, multi_output=True, reset=first_call,
         )
-        if not first_call and y.ndim != np.ndim(self.coef_):
+        if not first_call and y.ndim != self.coef_.ndim:
+            previous = 1 if self.coef_.ndim == 1 else self.coef_.shape[0]
             raise ValueError(
                 f"y has {1 if y.ndim == 1 else y.shape[1]} target(s), but the "
-                f"previous partial_fit calls had {np.atleast_2d(self.coef_).shape[0]}."
+                f"previous calls had {previous}."
             )
         sample_weight = self._validate_sample_weight(sample_weight, X)
-        Y, settings = self._objective_settings(X, y, sample_weight)
+        # Batches are not rescaled: a scale per batch would weigh them unequally.
+        Y, settings = self._objective_settings(X, y, sample_weight, rescale=False)
+        del settings["output_scale"]
         self._partial_fit_step(X, y, Y, sample_weight, SquaredError(), **settings)
         return self
 
-    def _objective_settings(self, X, y, sample_weight):
-        """Targets as rows ``Y`` and the keyword arguments of the solve."""
-        Y = np.asarray(y, dtype=X.dtype)
+    def _objective_settings(self, X, y, sample_weight, rescale=True):
+        """Targets as rows ``Y`` and the keyword arguments of the solve.
+
+        With ``rescale``, ``Y`` is divided by its largest magnitude ``t`` (the
+        minimiser scales with it: ``W(t y) = t W(y)`` once the L1 strength is
+        divided by ``t``), so that targets of 1e-200 or 1e200 neither underflow
+        nor overflow; ``output_scale=t`` tells the solve to scale back.
+        """
+        xp = namespace(X)
+        Y = xp.astype(y, X.dtype)
         Y = Y[None, :] if Y.ndim == 1 else Y.T
+        magnitude = to_float(xp.max(xp.abs(Y))) if rescale else 1.0
+        if not 0.0 < magnitude < float("inf"):
+            magnitude = 1.0
+        Y = Y / magnitude
         target_mean = weighted_mean(Y, sample_weight)
         centered = Y - target_mean[:, None] if self.fit_intercept else Y
-        spread = float(np.sqrt(np.mean(weighted_mean(centered**2, sample_weight))))
+        spread = to_float(xp.sqrt(xp.mean(weighted_mean(centered**2, sample_weight))))
         return Y, dict(
             l2_strength=self.alpha * (1.0 - self.l1_ratio),
-            l1_strength=self.alpha * self.l1_ratio,
+            l1_strength=self.alpha * self.l1_ratio / magnitude,
             gradient_scale=spread if spread > 0 else 1.0,
             initial_intercept=target_mean,
+            output_scale=magnitude,
         )
 
     def _coefficient_attributes(self, w, b, target_ndim):
@@ -224,7 +247,7 @@ class GDLinearRegression(MultiOutputMixin, RegressorMixin, GDBase):
         if target_ndim == 1:
             intercept = float(b[0]) if self.fit_intercept else 0.0
             return {"coef_": w[:, 0], "intercept_": intercept}
-        intercept = b if self.fit_intercept else np.zeros_like(b)
+        intercept = b if self.fit_intercept else namespace(b).zeros_like(b)
         return {"coef_": w.T, "intercept_": intercept}
 
     def predict(self, X):
@@ -241,5 +264,6 @@ class GDLinearRegression(MultiOutputMixin, RegressorMixin, GDBase):
             Predicted values.
         """
         check_is_fitted(self)
+        check_same_namespace(X, self, attribute="coef_", method="predict")
         z = self._decision_rows(X)
-        return z[0] if np.ndim(self.coef_) == 1 else z.T
+        return z[0, ...] if self.coef_.ndim == 1 else z.T

@@ -1,16 +1,32 @@
 """GDLogisticRegression: binary and multinomial logistic regression by gradient descent."""
 
+import warnings
 from numbers import Real
 
 import numpy as np
 from sklearn.base import ClassifierMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import ACCEPTED_SPARSE, FLOAT_DTYPES, GDBase, weighted_mean
-from ._objectives import BinaryLogistic, Multinomial, sigmoid
+from ._array_api import (
+    check_same_namespace,
+    from_numpy,
+    namespace,
+    numpy_float_dtype,
+    to_float,
+    to_numpy,
+)
+from ._base import (
+    ACCEPTED_SPARSE,
+    GDBase,
+    float_dtypes,
+    namespace_of_inputs,
+    weighted_mean,
+)
+from ._objectives import BinaryLogistic, Multinomial, sigmoid, softmax
 
 
 class GDLogisticRegression(ClassifierMixin, GDBase):
@@ -85,7 +101,7 @@ class GDLogisticRegression(ClassifierMixin, GDBase):
         Intercepts; zeros when ``fit_intercept=False``.
     n_iter_ : int
         Iterations run.
-    loss_curve_ : ndarray of shape (n_iter_,)
+    loss_curve_ : list of float of length n_iter_
         Mean-form objective (penalty included) after each iteration.
     n_features_in_ : int
         Number of features seen during fit.
@@ -161,9 +177,13 @@ class GDLogisticRegression(ClassifierMixin, GDBase):
         self : object
             Fitted estimator.
         """
+        xp, _, sample_weight = namespace_of_inputs(X, sample_weight)
         X, y = validate_data(
-            self, X, y, accept_sparse=ACCEPTED_SPARSE, dtype=FLOAT_DTYPES
+            self, X, y, accept_sparse=ACCEPTED_SPARSE, dtype=float_dtypes(xp)
         )
+        # Labels are handled on the host (they may be strings); the targets
+        # built from them go to the data's device.
+        y = to_numpy(y)
         check_classification_targets(y)
         self.classes_, y_index = np.unique(y, return_inverse=True)
         if self.classes_.shape[0] < 2:
@@ -172,12 +192,31 @@ class GDLogisticRegression(ClassifierMixin, GDBase):
                 f"but the data contains only one class: {self.classes_[0]!r}."
             )
         sample_weight = self._class_weighted(sample_weight, X, y, y_index)
-        Y, loss = self._one_hot(y_index, X.dtype)
+        Y, loss = self._one_hot(y_index, X)
         self._solve(
             X, y, Y, sample_weight, loss,
-            **self._objective_settings(Y, sample_weight, float(np.sum(sample_weight))),
+            **self._objective_settings(Y, sample_weight, to_float(xp.sum(sample_weight))),
         )
+        if self.C == np.inf and self._separates(X, y_index, sample_weight):
+            warnings.warn(
+                "The classes are linearly separable in the training data and "
+                "C=np.inf: no finite minimiser exists, so the coefficients only "
+                "stop growing because of tol and max_iter, and their size is "
+                "arbitrary. Use a finite C for a well-defined model.",
+                ConvergenceWarning,
+            )
         return self
+
+    def _separates(self, X, y_index, sample_weight):
+        """Whether the fitted model classifies every weighted sample correctly.
+
+        Without penalty that is the sign that the classes are separable: the
+        loss can then be driven to zero only by coefficients growing without
+        bound.
+        """
+        predicted = to_numpy(self._predicted_index(self._decision_rows(X)))
+        weighted = to_numpy(sample_weight) > 0
+        return bool(np.all(predicted[weighted] == y_index[weighted]))
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None, classes=None):
@@ -218,33 +257,40 @@ class GDLogisticRegression(ClassifierMixin, GDBase):
                 raise ValueError(
                     "classes must be passed on the first call to partial_fit."
                 )
-            self.classes_ = np.unique(np.asarray(classes))
-            if self.classes_.shape[0] < 2:
+            all_classes = np.unique(np.asarray(classes))
+            if all_classes.shape[0] < 2:
                 raise ValueError("partial_fit needs at least 2 classes in `classes`.")
-        elif classes is not None and not np.array_equal(
-            self.classes_, np.unique(np.asarray(classes))
-        ):
-            raise ValueError(
-                f"classes={np.asarray(classes).tolist()!r} differs from the "
-                f"classes_ of the earlier calls, {self.classes_.tolist()!r}."
-            )
-        if not hasattr(self, "_stream_moments"):
-            self._stream_weight = 0.0
+        else:
+            all_classes = self.classes_
+            if classes is not None and not np.array_equal(
+                all_classes, np.unique(np.asarray(classes))
+            ):
+                raise ValueError(
+                    f"classes={np.asarray(classes).tolist()!r} differs from the "
+                    f"classes_ of the earlier calls, {all_classes.tolist()!r}."
+                )
+        xp, _, sample_weight = namespace_of_inputs(X, sample_weight)
         X, y = validate_data(
-            self, X, y, accept_sparse=ACCEPTED_SPARSE, dtype=FLOAT_DTYPES,
+            self, X, y, accept_sparse=ACCEPTED_SPARSE, dtype=float_dtypes(xp),
             reset=first_call,
         )
+        y = to_numpy(y)
         check_classification_targets(y)
-        unknown = np.setdiff1d(y, self.classes_)
+        unknown = np.setdiff1d(y, all_classes)
         if unknown.size:
             raise ValueError(
                 f"y contains labels {unknown.tolist()} that are not in classes "
-                f"{self.classes_.tolist()}."
+                f"{all_classes.tolist()}."
             )
+        # Set only once the batch is accepted, so a refused first call
+        # leaves the estimator as it was.
+        self.classes_ = all_classes
+        if not hasattr(self, "_stream_moments"):
+            self._stream_weight = 0.0
         y_index = np.searchsorted(self.classes_, y)
         sample_weight = self._class_weighted(sample_weight, X, y, y_index)
-        self._stream_weight += float(np.sum(sample_weight))
-        Y, loss = self._one_hot(y_index, X.dtype)
+        self._stream_weight += to_float(xp.sum(sample_weight))
+        Y, loss = self._one_hot(y_index, X)
         self._partial_fit_step(
             X, y, Y, sample_weight, loss,
             **self._objective_settings(Y, sample_weight, self._stream_weight),
@@ -257,24 +303,31 @@ class GDLogisticRegression(ClassifierMixin, GDBase):
         if self.class_weight is not None:
             per_class = compute_class_weight(
                 self.class_weight, classes=self.classes_, y=y,
-                sample_weight=sample_weight,
+                sample_weight=to_numpy(sample_weight),
             )
-            sample_weight = sample_weight * per_class[y_index].astype(X.dtype)
-        if not float(np.sum(sample_weight)) > 0:
+            per_sample = per_class[y_index].astype(numpy_float_dtype(sample_weight))
+            sample_weight = sample_weight * from_numpy(per_sample, like=sample_weight)
+        if not to_float(namespace(sample_weight).sum(sample_weight)) > 0:
             raise ValueError(
                 "The sample weights times class weights sum to zero: no sample "
                 "is left to fit."
             )
         return sample_weight
 
-    def _one_hot(self, y_index, dtype):
-        """Targets as rows: 0/1 for two classes (sigmoid), one-hot for more."""
+    def _one_hot(self, y_index, X):
+        """Targets as rows: 0/1 for two classes (sigmoid), one-hot for more.
+
+        Built on the host from the class indices, then moved to ``X``'s
+        namespace, device and dtype.
+        """
         n_classes = self.classes_.shape[0]
+        dtype = numpy_float_dtype(X)
         if n_classes == 2:
-            return (y_index == 1).astype(dtype)[None, :], BinaryLogistic()
+            Y = (y_index == 1).astype(dtype)[None, :]
+            return from_numpy(Y, like=X), BinaryLogistic()
         Y = np.zeros((n_classes, y_index.shape[0]), dtype=dtype)
         Y[y_index, np.arange(y_index.shape[0])] = 1.0
-        return Y, Multinomial()
+        return from_numpy(Y, like=X), Multinomial()
 
     def _objective_settings(self, Y, sample_weight, total_weight):
         """Keyword arguments of the solve: the mean-form penalty strengths."""
@@ -288,7 +341,7 @@ class GDLogisticRegression(ClassifierMixin, GDBase):
 
     def _coefficient_attributes(self, w, b, target_ndim):
         """``coef_`` (one row per logit) and ``intercept_``."""
-        intercept = b if self.fit_intercept else np.zeros_like(b)
+        intercept = b if self.fit_intercept else namespace(b).zeros_like(b)
         return {"coef_": w.T, "intercept_": intercept}
 
     def decision_function(self, X):
@@ -305,8 +358,9 @@ class GDLogisticRegression(ClassifierMixin, GDBase):
             For two classes, positive means ``classes_[1]``.
         """
         check_is_fitted(self)
+        check_same_namespace(X, self, attribute="coef_", method="decision_function")
         z = self._decision_rows(X)
-        return z[0] if z.shape[0] == 1 else z.T
+        return z[0, ...] if z.shape[0] == 1 else z.T
 
     def predict_proba(self, X):
         """Estimate class probabilities: sigmoid (two classes) or softmax.
@@ -322,13 +376,15 @@ class GDLogisticRegression(ClassifierMixin, GDBase):
             Probabilities in the order of ``classes_``.
         """
         check_is_fitted(self)
+        check_same_namespace(X, self, attribute="coef_", method="predict_proba")
+        return self._probabilities(X)
+
+    def _probabilities(self, X):
         z = self._decision_rows(X)
         if z.shape[0] == 1:
-            positive = sigmoid(z[0])
-            return np.stack([1.0 - positive, positive], axis=1)
-        z = z - np.max(z, axis=0)
-        exp_z = np.exp(z)
-        return (exp_z / np.sum(exp_z, axis=0)).T
+            positive = sigmoid(z[0, ...])
+            return namespace(z).stack([1.0 - positive, positive], axis=1)
+        return softmax(z).T
 
     def predict_log_proba(self, X):
         """Compute the logarithm of :meth:`predict_proba`.
@@ -343,10 +399,13 @@ class GDLogisticRegression(ClassifierMixin, GDBase):
         log_proba : ndarray of shape (n_samples, n_classes)
             Log-probabilities in the order of ``classes_``.
         """
+        check_is_fitted(self)
+        check_same_namespace(X, self, attribute="coef_", method="predict_log_proba")
         # log of the probabilities themselves (not a log-softmax) so that
         # ties and their order agree exactly with predict_proba.
+        probabilities = self._probabilities(X)
         with np.errstate(divide="ignore"):
-            return np.log(self.predict_proba(X))
+            return namespace(probabilities).log(probabilities)
 
     def predict(self, X):
         """Predict the most probable class.
@@ -362,12 +421,23 @@ class GDLogisticRegression(ClassifierMixin, GDBase):
             Predicted labels from ``classes_``.
         """
         check_is_fitted(self)
+        check_same_namespace(X, self, attribute="coef_", method="predict")
         z = self._decision_rows(X)
+        xp = namespace(z)
+        index = self._predicted_index(z)
+        if self.classes_.dtype.kind in "biuf":
+            # Numeric labels stay in the data's namespace and on its device.
+            return xp.take(from_numpy(self.classes_, like=z), index, axis=0)
+        return self.classes_[to_numpy(index)]
+
+
+    @staticmethod
+    def _predicted_index(z):
+        """Index into ``classes_`` of the largest logit (sign for two classes)."""
+        xp = namespace(z)
         if z.shape[0] == 1:
-            index = (z[0] > 0).astype(int)
-        else:
-            index = np.argmax(z, axis=0)
-        return self.classes_[index]
+            return xp.astype(z[0, ...] > 0, xp.int64)
+        return xp.argmax(z, axis=0)
 
 
 def _prior_log_odds(Y, sample_weight):
@@ -375,7 +445,7 @@ def _prior_log_odds(Y, sample_weight):
 
     None when a class has no weight (its best intercept is minus infinity).
     """
-    share = weighted_mean(Y, sample_weight)
+    share = to_numpy(weighted_mean(Y, sample_weight)).astype(np.float64)
     if Y.shape[0] == 1:
         share = np.concatenate([1.0 - share, share])
     if not np.all(share > 0):

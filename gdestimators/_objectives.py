@@ -39,6 +39,8 @@ Three losses are provided, each a direct extension of the note:
 import numpy as np
 import scipy.sparse as sp
 
+from ._array_api import namespace, to_float
+
 # Bytes of X processed per block: small enough for the block to stay in the
 # CPU cache between the forward product and the gradient product, so that one
 # evaluation of J and its gradient streams X from memory once.
@@ -55,25 +57,35 @@ class SquaredError:
 
     def loss_and_residual(self, z, Y):
         """Return the per-sample loss ``(m,)`` and the residual ``h - y``."""
+        xp = namespace(z)
         residual = z if Y is None else z - Y
-        return 0.5 * np.sum(residual * residual, axis=0), residual
+        return 0.5 * xp.sum(residual * residual, axis=0), residual
 
 
-def _softplus(z):
+def _softplus(z, xp):
     # log(1 + exp(z)) without overflow: max(z, 0) + log1p(exp(-|z|)).
-    return np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z)))
+    return xp.clip(z, min=0) + xp.log1p(xp.exp(-xp.abs(z)))
 
 
 def sigmoid(z):
     """Numerically stable logistic function :math:`\\sigma(z) = 1/(1+e^{-z})`."""
-    e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    xp = namespace(z)
+    e = xp.exp(-xp.abs(z))
+    return xp.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
 def log_sum_exp(z):
     """``log(sum(exp(z), axis=0))`` of a ``(K, m)`` array, without overflow."""
-    z_max = np.max(z, axis=0)
-    return z_max + np.log(np.sum(np.exp(z - z_max), axis=0))
+    xp = namespace(z)
+    z_max = xp.max(z, axis=0)
+    return z_max + xp.log(xp.sum(xp.exp(z - z_max), axis=0))
+
+
+def softmax(z):
+    """Column-wise softmax of a ``(K, m)`` array, without overflow."""
+    xp = namespace(z)
+    exp_z = xp.exp(z - xp.max(z, axis=0))
+    return exp_z / xp.sum(exp_z, axis=0)
 
 
 class BinaryLogistic:
@@ -87,7 +99,8 @@ class BinaryLogistic:
 
     def loss_and_residual(self, z, Y):
         """Return the per-sample loss ``(m,)`` and the residual ``a - y``."""
-        loss = (_softplus(z) - Y * z)[0]
+        xp = namespace(z)
+        loss = (_softplus(z, xp) - Y * z)[0, ...]
         return loss, sigmoid(z) - Y
 
 
@@ -103,9 +116,10 @@ class Multinomial:
 
     def loss_and_residual(self, z, Y):
         """Return the per-sample loss ``(m,)`` and the residual ``A - Y``."""
+        xp = namespace(z)
         lse = log_sum_exp(z)
-        loss = lse - np.sum(Y * z, axis=0)
-        return loss, np.exp(z - lse) - Y
+        loss = lse - xp.sum(Y * z, axis=0)
+        return loss, xp.exp(z - lse) - Y
 
 
 def predict(XT, w, b):
@@ -116,11 +130,15 @@ def predict(XT, w, b):
 
 def _as_dense(product):
     # dense @ sparse returns a numpy matrix for scipy's spmatrix classes.
-    return np.asarray(product)
+    return np.asarray(product) if isinstance(product, np.matrix) else product
 
 
 def _sample_blocks(XT):
-    """Slices of columns (samples) of ``XT`` that fit ``_BLOCK_BYTES``."""
+    """Slices of columns (samples) of ``XT`` that fit ``_BLOCK_BYTES``.
+
+    Only numpy arrays are blocked: sparse matrices and device arrays are
+    processed whole (``slice(None)``; slicing a sparse matrix would copy it).
+    """
     n_features, m = XT.shape
     if sp.issparse(XT) or not isinstance(XT, np.ndarray):
         return [slice(None)]
@@ -135,16 +153,16 @@ def loss_and_gradient(XT, Y, s, w, b, loss):
 
     Parameters
     ----------
-    XT : ndarray or sparse matrix of shape (n_features, m)
+    XT : array or sparse matrix of shape (n_features, m)
         The data, one column per sample.
-    Y : ndarray of shape (k, m) or None
+    Y : array of shape (k, m) or None
         Targets (one-hot for :class:`Multinomial`); ``None`` means zeros
         (:class:`SquaredError` only).
-    s : ndarray of shape (m,)
+    s : array of shape (m,)
         Sample weights, non-negative with a positive sum ``S``.
-    w : ndarray of shape (n_features, k)
+    w : array of shape (n_features, k)
         Coefficients.
-    b : ndarray of shape (k,)
+    b : array of shape (k,)
         Intercepts.
     loss : SquaredError, BinaryLogistic or Multinomial
         The per-sample loss.
@@ -153,24 +171,26 @@ def loss_and_gradient(XT, Y, s, w, b, loss):
     -------
     J : float
         ``(1/S) sum_i s_i l_i``.
-    grad_w : ndarray of shape (n_features, k)
+    grad_w : array of shape (n_features, k)
         ``(1/S) X diag(s) R^T``, the note's ``(1/m) X (h - y)^T``.
-    grad_b : ndarray of shape (k,)
+    grad_b : array of shape (k,)
         ``(1/S) R s``, the note's ``(1/m) sum(h - y)``.
     """
-    S = np.sum(s)
+    xp = namespace(w)
+    S = xp.sum(s)
     J = 0.0
-    grad_w = np.zeros_like(w)
-    grad_b = np.zeros_like(b)
+    grad_w = xp.zeros_like(w)
+    grad_b = xp.zeros_like(b)
     for block in _sample_blocks(XT):
-        # slice(None) means all samples: sparse slicing would copy.
-        XT_block = XT if block == slice(None) else XT[:, block]
-        Y_block = None if Y is None else Y[:, block]
-        s_block = s[block]
+        if block == slice(None):
+            XT_block, Y_block, s_block = XT, Y, s
+        else:
+            XT_block, s_block = XT[:, block], s[block]
+            Y_block = None if Y is None else Y[:, block]
         z = predict(XT_block, w, b)
         per_sample_loss, residual = loss.loss_and_residual(z, Y_block)
         weighted_residual = residual * s_block
-        J += float(per_sample_loss @ s_block)
+        J += xp.sum(per_sample_loss * s_block)
         grad_w += _as_dense(XT_block @ weighted_residual.T)
-        grad_b += np.sum(weighted_residual, axis=1)
-    return J / S, grad_w / S, grad_b / S
+        grad_b += xp.sum(weighted_residual, axis=1)
+    return to_float(J / S), grad_w / S, grad_b / S

@@ -13,7 +13,7 @@ so the L1 weight is given per row of ``theta`` (zero on the intercept row).
 L2 (ridge) and L1 (lasso) are the two ends. The penalty never sees data.
 """
 
-import numpy as np
+from ._array_api import namespace, to_float
 
 
 class ElasticNet:
@@ -23,26 +23,29 @@ class ElasticNet:
     ----------
     l2_strength : float
         :math:`\\lambda_2 \\ge 0`.
-    l1_weights : ndarray of shape (n_rows,)
-        :math:`\\lambda_1 d_j \\ge 0` for each row of ``theta``.
+    l1_weights : array of shape (n_rows,)
+        :math:`\\lambda_1 d_j \\ge 0` for each row of ``theta``, in the
+        namespace and on the device of ``theta``.
     """
 
     def __init__(self, l2_strength, l1_weights):
         self.l2_strength = float(l2_strength)
         self.l1_weights = l1_weights[:, None]
-        self.has_l1 = bool(np.any(l1_weights > 0))
+        self.has_l1 = bool(namespace(l1_weights).any(l1_weights > 0))
 
     def smooth_value_and_gradient(self, w):
         """Value and gradient (in ``w``) of the L2 part."""
         if self.l2_strength == 0.0:
             return 0.0, 0.0
-        return 0.5 * self.l2_strength * float(np.sum(w * w)), self.l2_strength * w
+        xp = namespace(w)
+        return 0.5 * self.l2_strength * to_float(xp.sum(w * w)), self.l2_strength * w
 
     def nonsmooth_value(self, theta):
         """Value of the L1 part."""
         if not self.has_l1:
             return 0.0
-        return float(np.sum(self.l1_weights * np.abs(theta)))
+        xp = namespace(theta)
+        return to_float(xp.sum(self.l1_weights * xp.abs(theta)))
 
     def prox(self, theta, step):
         """Proximal map of ``step`` times the L1 part: soft thresholding.
@@ -52,8 +55,9 @@ class ElasticNet:
         """
         if not self.has_l1:
             return theta
+        xp = namespace(theta)
         threshold = step * self.l1_weights
-        return np.sign(theta) * np.maximum(np.abs(theta) - threshold, 0.0)
+        return xp.sign(theta) * xp.clip(xp.abs(theta) - threshold, min=0)
 
     def optimality_violation(self, theta, smooth_gradient):
         """Minimal-norm subgradient of the full objective, entry by entry.
@@ -64,8 +68,9 @@ class ElasticNet:
         """
         if not self.has_l1:
             return smooth_gradient
-        at_zero = np.sign(smooth_gradient) * np.maximum(
-            np.abs(smooth_gradient) - self.l1_weights, 0.0
+        xp = namespace(theta)
+        at_zero = xp.sign(smooth_gradient) * xp.clip(
+            xp.abs(smooth_gradient) - self.l1_weights, min=0
         )
-        away = smooth_gradient + self.l1_weights * np.sign(theta)
-        return np.where(theta == 0, at_zero, away)
+        away = smooth_gradient + self.l1_weights * xp.sign(theta)
+        return xp.where(theta == 0, at_zero, away)

@@ -36,10 +36,14 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from ._array_api import from_numpy, namespace, numpy_float_dtype, to_float, to_numpy
 from ._objectives import _sample_blocks
 
 #: Largest number of features for which ``precondition="auto"`` uses "full".
 FULL_PRECONDITIONER_MAX_FEATURES = 1024
+#: A feature whose standard deviation is below this many ulps of its mean is
+#: constant up to rounding.
+_CONSTANT_ULPS = 64
 
 
 @dataclass(frozen=True)
@@ -67,52 +71,58 @@ class Preconditioner:
     rotation_inverse: np.ndarray = None
 
     @classmethod
-    def identity(cls, n_features, dtype):
-        """No change of variables: the note's plain coordinates."""
-        return cls(
-            np.zeros(n_features, dtype=dtype), np.ones(n_features, dtype=dtype), 1.0
-        )
+    def identity(cls, like):
+        """No change of variables: the note's plain coordinates.
+
+        ``like`` is the data: the arrays get its namespace, device and dtype.
+        """
+        zeros = np.zeros(like.shape[1], dtype=numpy_float_dtype(like))
+        return cls(from_numpy(zeros, like), from_numpy(zeros + 1, like), 1.0)
 
     @property
     def is_identity(self):
         """Whether this is the note's plain coordinates."""
+        xp = namespace(self.scale)
         return (
             self.rotation is None
             and self.intercept_scale == 1.0
-            and not np.any(self.mean)
-            and bool(np.all(self.scale == 1))
+            and not bool(xp.any(self.mean != 0))
+            and bool(xp.all(self.scale == 1))
         )
 
     def to_original(self, theta, fit_intercept):
         """Split ``theta`` into the original ``(w, b)``."""
+        xp = namespace(theta)
         n_features = self.scale.shape[0]
-        v = theta[:n_features]
+        v = theta[:n_features, ...]
         if self.rotation is not None:
             v = self.rotation @ v
         w = v * self.scale[:, None]
         if not fit_intercept:
-            return w, np.zeros(theta.shape[1], dtype=theta.dtype)
-        b = self.intercept_scale * theta[n_features] - self.mean @ w
+            return w, xp.zeros_like(theta[0, ...])
+        b = self.intercept_scale * theta[n_features, ...] - self.mean @ w
         return w, b
 
     def from_original(self, w, b, fit_intercept):
         """Inverse of :meth:`to_original` (used to warm start)."""
+        xp = namespace(w)
         v = w / self.scale[:, None]
         if self.rotation_inverse is not None:
             v = self.rotation_inverse @ v
         if not fit_intercept:
             return v
         c = (b + self.mean @ w) / self.intercept_scale
-        return np.vstack([v, c[None, :]])
+        return xp.concat([v, c[None, :]], axis=0)
 
     def gradient_to_scaled(self, grad_w, grad_b, fit_intercept):
         """The chain rule: the original gradient seen in the new coordinates."""
-        grad_v = self.scale[:, None] * (grad_w - np.outer(self.mean, grad_b))
+        xp = namespace(grad_w)
+        grad_v = self.scale[:, None] * (grad_w - self.mean[:, None] * grad_b[None, :])
         if self.rotation is not None:
             grad_v = self.rotation @ grad_v
         if not fit_intercept:
             return grad_v
-        return np.vstack([grad_v, self.intercept_scale * grad_b[None, :]])
+        return xp.concat([grad_v, self.intercept_scale * grad_b[None, :]], axis=0)
 
 
 def weighted_feature_moments(X, s, centered, with_covariance=False):
@@ -134,9 +144,9 @@ def weighted_feature_moments(X, s, centered, with_covariance=False):
     covariance : ndarray of shape (n_features, n_features) or None
         Weighted covariance about ``mean``, when ``with_covariance``.
     """
-    p = np.asarray(s, dtype=np.float64) / np.sum(s, dtype=np.float64)
     n_features = X.shape[1]
     if sp.issparse(X):
+        p = np.asarray(s, dtype=np.float64) / np.sum(s, dtype=np.float64)
         X = sp.csr_array(X)
         mean = np.asarray(X.T @ p) if centered else np.zeros(n_features)
         covariance = None
@@ -149,27 +159,29 @@ def weighted_feature_moments(X, s, centered, with_covariance=False):
             squared.data = np.asarray(squared.data, dtype=np.float64) ** 2
             variance = np.maximum(np.asarray(squared.T @ p) - mean**2, 0.0)
         return mean, variance, covariance
-    p = p.astype(X.dtype)
+    # Blocks of rows, in X's own namespace and dtype (mixing float32 data with
+    # float64 weights would take numpy's slow non-BLAS path); block results
+    # are summed in float64 on the host.
+    xp = namespace(X)
+    p = s / xp.sum(s)
     blocks = _sample_blocks(X.T)
     mean = np.zeros(n_features)
     if centered:
         for block in blocks:
-            mean += p[block] @ X[block]
-    mean_in_dtype = mean.astype(X.dtype)
+            mean += to_numpy(p[block] @ X[block, ...])
+    mean_in_dtype = from_numpy(mean.astype(numpy_float_dtype(X)), X)
     if with_covariance:
         covariance = np.zeros((n_features, n_features))
-        root_p = np.sqrt(p)
+        root_p = xp.sqrt(p)
         for block in blocks:
-            deviation = X[block] - mean_in_dtype
-            deviation *= root_p[block][:, None]
+            deviation = (X[block, ...] - mean_in_dtype) * root_p[block][:, None]
             # A.T @ A of one array: numpy calls the symmetric rank-k update.
-            covariance += deviation.T @ deviation
+            covariance += to_numpy(deviation.T @ deviation)
         return mean, np.diag(covariance).copy(), covariance
     variance = np.zeros(n_features)
     for block in blocks:
-        deviation = X[block] - mean_in_dtype
-        deviation *= deviation
-        variance += p[block] @ deviation
+        deviation = X[block, ...] - mean_in_dtype
+        variance += to_numpy(p[block] @ (deviation * deviation))
     return mean, variance, None
 
 
@@ -190,7 +202,10 @@ def _inverse_square_roots(matrix, dtype):
     """
     eigenvalues, eigenvectors = np.linalg.eigh(matrix)
     relative_floor = 100.0 * np.sqrt(float(np.finfo(dtype).eps))
-    floor = max(float(eigenvalues[-1]), np.finfo(np.float64).tiny) * relative_floor
+    floor = max(float(eigenvalues[-1]), 0.0) * relative_floor
+    if not floor > 0:
+        # No direction varies at all: there is nothing to decorrelate.
+        floor = 1.0
     lifted = np.maximum(eigenvalues, floor)
     inverse_root = (eigenvectors / np.sqrt(lifted)) @ eigenvectors.T
     root = (eigenvectors * np.sqrt(lifted)) @ eigenvectors.T
@@ -200,24 +215,33 @@ def _inverse_square_roots(matrix, dtype):
 def make_preconditioner(X, s, *, fit_intercept, curvature, l2_strength, kind):
     """Build the change of variables for ``kind`` in {"full", "diagonal", "none"}."""
     if kind == "none":
-        return Preconditioner.identity(X.shape[1], X.dtype)
+        return Preconditioner.identity(X)
     mean, variance, covariance = weighted_feature_moments(
         X, s, centered=fit_intercept, with_covariance=kind == "full"
     )
     return preconditioner_from_moments(
         mean, variance, covariance, curvature=curvature, l2_strength=l2_strength,
-        dtype=X.dtype,
+        like=X,
     )
 
 
 def preconditioner_from_moments(mean, variance, covariance, *, curvature,
-                                l2_strength, dtype):
-    """The change of variables given weighted feature moments.
+                                l2_strength, like):
+    """The change of variables given weighted feature moments (numpy, float64).
 
-    ``covariance=None`` gives the diagonal preconditioner. A feature with zero
-    variance and no L2 penalty keeps scale 1: its gradient is zero in the
-    centred coordinates, so its coefficient never moves.
+    Computed on the host (its size is that of the coefficients) and moved to
+    the namespace, device and dtype of the data ``like``. ``covariance=None``
+    gives the diagonal preconditioner. A feature with zero variance and no L2
+    penalty keeps scale 1: its gradient is zero in the centred coordinates,
+    so its coefficient never moves.
     """
+    dtype = numpy_float_dtype(like)
+    # A constant column's computed variance is rounding noise (c^2 eps^2),
+    # which would give it a scale of 1/(c eps): treat it as exactly constant.
+    constant = variance <= (_CONSTANT_ULPS * np.finfo(dtype).eps * np.abs(mean)) ** 2
+    variance = np.where(constant, 0.0, variance)
+    if covariance is not None:
+        covariance = np.where(constant[:, None] | constant[None, :], 0.0, covariance)
     diagonal = curvature * variance + l2_strength
     scale = np.ones_like(diagonal)
     positive = diagonal > 0
@@ -227,11 +251,11 @@ def preconditioner_from_moments(mean, variance, covariance, *, curvature,
         bound = scale[:, None] * (curvature * covariance) * scale[None, :]
         bound[np.diag_indices_from(bound)] += l2_strength * scale**2
         rotation, rotation_inverse = _inverse_square_roots(bound, dtype)
-        rotation = rotation.astype(dtype)
-        rotation_inverse = rotation_inverse.astype(dtype)
+        rotation = from_numpy(rotation.astype(dtype), like)
+        rotation_inverse = from_numpy(rotation_inverse.astype(dtype), like)
     return Preconditioner(
-        mean.astype(dtype), scale.astype(dtype), float(1.0 / np.sqrt(curvature)),
-        rotation, rotation_inverse,
+        from_numpy(mean.astype(dtype), like), from_numpy(scale.astype(dtype), like),
+        float(1.0 / np.sqrt(curvature)), rotation, rotation_inverse,
     )
 
 
@@ -249,7 +273,7 @@ class RunningMoments:
 
     def update(self, X, s, centered):
         """Merge the batch ``X`` with weights ``s``."""
-        batch_weight = float(np.sum(s, dtype=np.float64))
+        batch_weight = to_float(namespace(s).sum(s))
         batch_mean, batch_variance, _ = weighted_feature_moments(X, s, centered)
         total = self.total_weight + batch_weight
         delta = batch_mean - self.mean

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._array_api import array_device as _device
+from ._array_api import from_numpy, namespace, numpy_float_dtype, to_numpy
 from ._objectives import SquaredError, loss_and_gradient
 from ._penalties import ElasticNet
 from ._preconditioning import Preconditioner, make_preconditioner, resolve_kind
@@ -43,14 +45,21 @@ class LinearModelProblem:
         return self.preconditioner.to_original(theta, self.fit_intercept)
 
     def initial_theta(self, coef=None, intercept=None):
-        """Zeros, or the given ``(coef, intercept)`` (warm start)."""
-        dtype = self.preconditioner.scale.dtype
+        """Zeros, or the given ``(coef, intercept)`` (warm start).
+
+        ``coef`` of shape ``(n_features, k)`` and ``intercept`` of shape
+        ``(k,)`` may be numpy arrays or arrays of the data's namespace.
+        """
+        like = self.preconditioner.scale
+        xp = namespace(like)
         if coef is None:
-            return np.zeros((self.n_rows, self.n_outputs), dtype=dtype)
-        return self.preconditioner.from_original(
-            np.asarray(coef, dtype=dtype), np.asarray(intercept, dtype=dtype),
-            self.fit_intercept,
-        ).astype(dtype, copy=False)
+            return xp.zeros((self.n_rows, self.n_outputs), dtype=like.dtype,
+                            device=_device(like))
+        coef, intercept = (
+            xp.astype(xp.asarray(array, device=_device(like)), like.dtype)
+            for array in (coef, intercept)
+        )
+        return self.preconditioner.from_original(coef, intercept, self.fit_intercept)
 
     def smooth(self, theta):
         """Data term plus the L2 part of the penalty, and its gradient."""
@@ -83,9 +92,8 @@ class LinearModelProblem:
 
     def lipschitz(self, n_iter=30):
         """Estimate of the Lipschitz constant of the smooth gradient."""
-        dtype = self.preconditioner.scale.dtype
         top = largest_eigenvalue(
-            self.curvature_bound_matvec, (self.n_rows, 1), dtype, n_iter
+            self.curvature_bound_matvec, self.initial_theta()[:, :1], n_iter
         )
         # The power iteration approaches from below; a small margin keeps
         # the fixed 1/L step of plain gradient descent safely below 2/L.
@@ -133,10 +141,12 @@ def build_problem(
             l2_strength=l2_strength,
             kind=resolve_kind(precondition, X.shape[1], l1_strength > 0),
         )
-    l1_weights = l1_strength * preconditioner.scale.astype(np.float64)
+    l1_weights = l1_strength * np.asarray(to_numpy(preconditioner.scale), dtype=np.float64)
     if fit_intercept:
         l1_weights = np.append(l1_weights, 0.0)
-    penalty = ElasticNet(l2_strength, l1_weights.astype(X.dtype))
+    penalty = ElasticNet(
+        l2_strength, from_numpy(l1_weights.astype(numpy_float_dtype(X)), X)
+    )
     model = LinearModelProblem(
         X.T, Y, sample_weight, loss, preconditioner, penalty, fit_intercept, Y.shape[0]
     )

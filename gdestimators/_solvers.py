@@ -32,6 +32,8 @@ from typing import Callable
 
 import numpy as np
 
+from ._array_api import from_numpy, namespace, to_float
+
 # Fraction of the predicted decrease a line-search step must achieve.
 _SUFFICIENT_DECREASE = 1e-4
 # Objective values compared by the line searches carry rounding errors of a
@@ -81,7 +83,8 @@ class Problem:
     def violation(self, theta, smooth_gradient):
         """The stop test's quantity: scaled largest optimality violation."""
         residual = self.penalty.optimality_violation(theta, smooth_gradient)
-        return float(np.max(np.abs(residual), initial=0.0)) / self.gradient_scale
+        largest = to_float(namespace(residual).max(namespace(residual).abs(residual)))
+        return largest / self.gradient_scale
 
 
 @dataclass
@@ -156,20 +159,27 @@ class DivergenceError(ValueError):
     """
 
 
-def largest_eigenvalue(matvec, shape, dtype, n_iter=30):
+def inner(a, b):
+    """The Euclidean inner product of two arrays of the same shape, as a float."""
+    return to_float(namespace(a).sum(a * b))
+
+
+def largest_eigenvalue(matvec, like, n_iter=30):
     """Largest eigenvalue of a symmetric positive semi-definite operator.
 
-    Power iteration from a fixed pseudo-random start vector, so that the
-    result is deterministic and identical for weighted and repeated-row data.
-    The Rayleigh quotient approaches the eigenvalue from below.
+    Power iteration from a fixed pseudo-random start vector (of the shape,
+    namespace, device and dtype of ``like``), so that the result is
+    deterministic and identical for weighted and repeated-row data. The
+    Rayleigh quotient approaches the eigenvalue from below.
     """
-    vector = np.random.default_rng(0).standard_normal(shape).astype(dtype)
-    vector /= np.linalg.norm(vector)
+    start = np.random.default_rng(0).standard_normal(like.shape)
+    vector = from_numpy(start / np.linalg.norm(start), like)
+    vector = namespace(like).astype(vector, like.dtype)
     eigenvalue = 0.0
     for _ in range(n_iter):
         image = matvec(vector)
-        eigenvalue = float(np.sum(vector * image))
-        norm = float(np.linalg.norm(image))
+        eigenvalue = inner(vector, image)
+        norm = math.sqrt(max(inner(image, image), 0.0))
         if norm == 0.0 or not math.isfinite(norm):
             break
         vector = image / norm
@@ -186,7 +196,7 @@ def check_finite(objective, iteration):
 
 
 def _raise_divergence(problem, learning_rate, before, after, iteration):
-    stable = 2.0 / problem.lipschitz(_POWER_ITERATIONS["gd"])
+    stable = 2.0 * inverse_lipschitz(problem)
     raise DivergenceError(
         f"learning_rate={learning_rate:g} is too large for this data: the "
         f"objective rose from {before:.6g} to {after:.6g} at iteration "
@@ -203,9 +213,20 @@ def _raise_divergence(problem, learning_rate, before, after, iteration):
 _POWER_ITERATIONS = {"gd": 30, "nesterov": 10, "bb": 5}
 
 
+def inverse_lipschitz(problem, n_iter=_POWER_ITERATIONS["gd"]):
+    """``1/L``, or 1 when ``L`` is 0 (data without variation: any step is exact)."""
+    lipschitz = problem.lipschitz(n_iter)
+    if not math.isfinite(lipschitz):
+        raise DivergenceError(
+            "The curvature of the objective is not finite: the data are too "
+            "large for floating-point arithmetic. Rescale X."
+        )
+    return 1.0 / lipschitz if lipschitz > 0 else 1.0
+
+
 def _initial_step(problem, learning_rate, solver):
     if learning_rate == "auto":
-        return 1.0 / problem.lipschitz(_POWER_ITERATIONS[solver])
+        return inverse_lipschitz(problem, _POWER_ITERATIONS[solver])
     return float(learning_rate)
 
 
@@ -275,8 +296,8 @@ def accelerated(problem, theta, *, learning_rate, max_iter, tol, log):
             move = x_next - y
             model = (
                 value_y
-                + float(np.sum(gradient_y * move))
-                + 0.5 * lipschitz * float(np.sum(move * move))
+                + inner(gradient_y, move)
+                + 0.5 * lipschitz * inner(move, move)
             )
             if value_next <= model + _ROUNDING_SLACK * abs(value_y):
                 break
@@ -339,28 +360,35 @@ def barzilai_borwein(problem, theta, *, learning_rate, max_iter, tol, log, memor
         iteration += 1
         reference = max(recent)
         for _ in range(_MAX_BACKTRACKS):
+            if not step > 0.0:
+                break
             theta_next = problem.penalty.prox(theta - step * gradient, step)
             move = theta_next - theta
             value_next, gradient_next = problem.smooth(theta_next)
             objective_next = problem.objective(theta_next, value_next)
-            squared_move = float(np.sum(move * move))
+            squared_move = inner(move, move)
             allowed = (
                 reference
-                - 0.5 * _SUFFICIENT_DECREASE / step * squared_move
+                - 0.5 * _SUFFICIENT_DECREASE * (squared_move / step)
                 + _ROUNDING_SLACK * abs(reference)
             )
             if objective_next <= allowed:
                 break
             step *= 0.25
         else:
+            step = 0.0
+        if not step > 0.0:
+            # No step size gives a decrease: rounding errors of the working
+            # precision exceed the remaining progress.
             stalled = True
             break
         check_finite(objective_next, iteration)
+        previous_step = step
         gradient_change = gradient_next - gradient
-        curvature = float(np.sum(move * gradient_change))
+        curvature = inner(move, gradient_change)
         if curvature > 0.0:
             long_step = squared_move / curvature
-            short_step = curvature / float(np.sum(gradient_change * gradient_change))
+            short_step = curvature / inner(gradient_change, gradient_change)
             recent_short_steps.append(short_step)
             # ABBmin [5]_: the short step, at its smallest over a few
             # iterations, when the two BB steps disagree (the gradient is
@@ -369,6 +397,8 @@ def barzilai_borwein(problem, theta, *, learning_rate, max_iter, tol, log, memor
                 step = min(recent_short_steps)
             else:
                 step = long_step
+            if not math.isfinite(step):
+                step = previous_step
         theta, gradient, objective = theta_next, gradient_next, objective_next
         recent.append(objective)
         violation = problem.violation(theta, gradient)

@@ -1,0 +1,74 @@
+"""The one module that touches scikit-learn's private array-API helpers.
+
+Everything else asks this module for the namespace ``xp`` of its arrays and
+writes its math once, with ``xp.*`` functions, so that numpy, scipy.sparse,
+array_api_strict, torch (CPU or CUDA) and cupy arrays flow through the same
+lines. Host synchronisations (reading a scalar) go through :func:`to_float`.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.externals.array_api_compat import device as array_device
+from sklearn.utils._array_api import (
+    _convert_to_numpy,
+    _max_precision_float_dtype,
+    check_same_namespace,
+    get_namespace,
+    get_namespace_and_device,
+    move_to,
+)
+
+__all__ = [
+    "array_device",
+    "check_same_namespace",
+    "from_numpy",
+    "get_namespace_and_device",
+    "move_to",
+    "namespace",
+    "numpy_float_dtype",
+    "precision_float_dtype",
+    "to_float",
+    "to_numpy",
+]
+
+
+def namespace(*arrays):
+    """The array namespace of ``arrays``; numpy's for scipy.sparse matrices.
+
+    As scikit-learn decides it: numpy's unless ``array_api_dispatch`` is on,
+    in which case inputs were not converted to numpy by validation.
+    """
+    dense = [a for a in arrays if a is not None and not sp.issparse(a)]
+    return get_namespace(*dense)[0] if dense else get_namespace(np.zeros(0))[0]
+
+
+def to_float(scalar):
+    """A Python float from a 0-d array of any namespace (a host round trip)."""
+    return float(scalar)
+
+
+def to_numpy(array):
+    """A numpy copy (or view) of an array of any namespace, on the host."""
+    if isinstance(array, np.ndarray):
+        return array
+    return _convert_to_numpy(array, xp=namespace(array))
+
+
+def from_numpy(array, like):
+    """``array`` (numpy) moved to the namespace and device of ``like``."""
+    xp = namespace(like)
+    if sp.issparse(like) or isinstance(like, np.ndarray):
+        return np.asarray(array)
+    return xp.asarray(array, device=array_device(like))
+
+
+def numpy_float_dtype(array):
+    """The numpy dtype (float32 or float64) matching a float array of any namespace."""
+    if isinstance(array, np.ndarray) or sp.issparse(array):
+        return array.dtype
+    return np.dtype(np.float32) if array.dtype == namespace(array).float32 else np.dtype(np.float64)
+
+
+def precision_float_dtype(xp, device):
+    """The most precise float dtype available on ``device`` (float32 on MPS)."""
+    return _max_precision_float_dtype(xp, device)
