@@ -496,3 +496,35 @@ def test_logistic_regression_digits(fit_intercept):
     # The factor 2 covers the rotation's diagonal entry (1 to 1e-15).
     S = sample_weight.sum()
     assert np.max(np.abs(est.coef_[:, constant])) <= 2 * np.sqrt(1.0 * S) * TOL
+
+
+# Defaults on badly scaled data: feature scales from 1e-8 to 1e8, as users pass
+# raw columns (a ratio next to an amount in cents). Unpenalised, so the
+# coefficients of the scaled problem are those of the unscaled one divided by
+# the scales; the reference is fitted on the unscaled (well-conditioned) data.
+BAD_SCALES = np.logspace(-8, 8, 9)
+
+
+def test_default_linear_regression_converges_on_badly_scaled_data():
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((500, BAD_SCALES.size)) + rng.uniform(-3, 3, BAD_SCALES.size)
+    y = X @ rng.standard_normal(BAD_SCALES.size) + 0.1 * rng.standard_normal(500)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # defaults must converge without warning
+        model = GDLinearRegression().fit(X * BAD_SCALES, y)
+    reference = LinearRegression().fit(X, y)
+    np.testing.assert_allclose(model.coef_ * BAD_SCALES, reference.coef_, rtol=1e-6)
+    np.testing.assert_allclose(model.intercept_, reference.intercept_, rtol=1e-6)
+
+
+def test_default_logistic_regression_converges_on_badly_scaled_data():
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((500, BAD_SCALES.size)) + rng.uniform(-3, 3, BAD_SCALES.size)
+    logits = X @ rng.standard_normal(BAD_SCALES.size) * 0.5
+    y = (rng.uniform(size=500) < 1 / (1 + np.exp(-logits))).astype(int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = GDLogisticRegression(C=np.inf).fit(X * BAD_SCALES, y)
+    reference = LogisticRegression(C=np.inf, tol=1e-12, max_iter=10_000).fit(X, y)
+    np.testing.assert_allclose(model.coef_ * BAD_SCALES, reference.coef_, rtol=1e-5)
+    np.testing.assert_allclose(model.intercept_, reference.intercept_, rtol=1e-5)
