@@ -1,0 +1,68 @@
+"""Progress reporting: scikit-learn's callback API and ``verbose``.
+
+A recording callback checks that every solver iteration opens and closes one
+callback task, and that the estimator reconstructed at the end of each task
+predicts with that iteration's coefficients (its objective, recomputed here,
+equals ``loss_curve_`` at that iteration). ``ProgressBar`` runs on a real fit.
+"""
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_breast_cancer, load_diabetes
+
+from gdestimators import GDLinearRegression, GDLogisticRegression
+
+
+class RecordingCallback:
+    """Records the fitted estimator passed at the end of every task."""
+
+    def setup(self, estimator, context):
+        self.ended = []
+
+    def on_fit_task_begin(self, estimator, context, *, X=None, y=None,
+                          metadata=None, fitted_estimator=None):
+        pass
+
+    def on_fit_task_end(self, estimator, context, *, X=None, y=None,
+                        metadata=None, fitted_estimator=None):
+        if context.task_name == "iteration" and fitted_estimator is not None:
+            self.ended.append(fitted_estimator)
+        return False
+
+    def teardown(self, estimator, context):
+        pass
+
+
+@pytest.mark.parametrize("solver", ["gd", "nesterov", "bb"])
+def test_one_callback_task_per_iteration_with_that_iterations_model(solver):
+    X, y = load_diabetes(return_X_y=True)
+    callback = RecordingCallback()
+    model = GDLinearRegression(
+        solver=solver, precondition="none", max_iter=40, tol=0.0
+    ).set_callbacks(callback)
+    with pytest.warns(Warning):  # tol=0 cannot be met: max_iter is reached
+        model.fit(X, y)
+    assert len(callback.ended) == model.n_iter_ == 40
+    for iteration, snapshot in enumerate(callback.ended):
+        objective = 0.5 * np.mean((snapshot.predict(X) - y) ** 2)
+        np.testing.assert_allclose(objective, model.loss_curve_[iteration], rtol=1e-10)
+    np.testing.assert_allclose(callback.ended[-1].coef_, model.coef_)
+
+
+def test_progress_bar_runs_on_a_long_fit(capsys):
+    progress = pytest.importorskip("sklearn.callback").ProgressBar
+    pytest.importorskip("rich")
+    X, y = load_breast_cancer(return_X_y=True)
+    model = GDLogisticRegression().set_callbacks(progress()).fit(X, y)
+    assert model.n_iter_ > 50
+
+
+def test_verbose_prints_iterations_and_outcome(capsys):
+    X, y = load_diabetes(return_X_y=True)
+    GDLinearRegression(
+        solver="gd", precondition="none", verbose=1, max_iter=5000, tol=1e-3
+    ).fit(X, y)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith("[GDLinearRegression/gd] iter      1  objective")
+    assert any("iter    100" in line for line in lines)
+    assert lines[-1].startswith("[GDLinearRegression/gd] converged after")
