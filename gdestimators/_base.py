@@ -227,7 +227,7 @@ class GDBase(CallbackSupportMixin, BaseEstimator):
         else:
             self._stream_moments.update(X, sample_weight, self.fit_intercept)
             preconditioner = preconditioner_from_moments(
-                self._stream_moments.mean, self._stream_moments.variance, None,
+                self._stream_moments.mean, self._stream_moments.std, None,
                 curvature=loss.curvature, l2_strength=l2_strength, like=X,
             )
         problem, model = build_problem(

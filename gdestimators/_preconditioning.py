@@ -125,64 +125,107 @@ class Preconditioner:
         return xp.concat([grad_v, self.intercept_scale * grad_b[None, :]], axis=0)
 
 
-def weighted_feature_moments(X, s, centered, with_covariance=False):
-    """Weighted mean, variance and optionally covariance of the columns of ``X``.
+def weighted_feature_moments(X, s, centered, with_correlation=False):
+    """Weighted mean, standard deviation and optionally correlation of the columns.
 
-    Dense ``X`` is read in blocks of rows, in its own dtype (mixing float32
-    data with float64 weights would take numpy's slow non-BLAS path), and the
-    block results are summed in float64. Deviations are taken from the mean
-    (two passes), which avoids the cancellation of ``E[x^2] - E[x]^2`` for
-    features with a large offset. Sparse ``X`` uses the one-pass formula on its
-    stored entries and is never densified.
+    Each column is divided by its largest magnitude before it is squared, so
+    that features near 1e-300 or 1e300 neither underflow nor overflow.
+    Dense ``X`` is read in blocks of rows, in its own namespace and dtype
+    (mixing float32 data with float64 weights would take numpy's slow
+    non-BLAS path), and block results are summed in float64 on the host.
+    Deviations are taken from the mean (two passes), which avoids the
+    cancellation of ``E[x^2] - E[x]^2`` for features with a large offset.
+    Sparse ``X`` uses the one-pass formula on its stored entries and is never
+    densified.
 
     Returns
     -------
     mean : ndarray of shape (n_features,)
         Zeros when ``centered`` is False.
-    variance : ndarray of shape (n_features,)
-        Variance about ``mean`` (the raw second moment when not centered).
-    covariance : ndarray of shape (n_features, n_features) or None
-        Weighted covariance about ``mean``, when ``with_covariance``.
+    std : ndarray of shape (n_features,)
+        Standard deviation about ``mean`` (the root mean square when not
+        centered).
+    correlation : ndarray of shape (n_features, n_features) or None
+        Weighted correlation about ``mean`` (zero rows for constant
+        features), when ``with_correlation``.
+    """
+    if sp.issparse(X):
+        mean, magnitude, scaled_covariance = _sparse_scaled_moments(
+            X, s, centered, with_correlation
+        )
+    else:
+        mean, magnitude, scaled_covariance = _dense_scaled_moments(
+            X, s, centered, with_correlation
+        )
+    scaled_variance = np.maximum(np.diag(scaled_covariance).copy(), 0.0)
+    std = magnitude * np.sqrt(scaled_variance)
+    if not with_correlation:
+        return mean, std, None
+    root = np.sqrt(scaled_variance)
+    varies = root > 0
+    correlation = np.zeros_like(scaled_covariance)
+    correlation[np.ix_(varies, varies)] = (
+        scaled_covariance[np.ix_(varies, varies)]
+        / np.outer(root[varies], root[varies])
+    )
+    return mean, std, correlation
+
+
+def _sparse_scaled_moments(X, s, centered, full):
+    """Mean, column magnitudes, and the covariance of ``X / magnitude``.
+
+    Only the diagonal of the covariance is filled unless ``full``.
     """
     n_features = X.shape[1]
-    if sp.issparse(X):
-        p = np.asarray(s, dtype=np.float64) / np.sum(s, dtype=np.float64)
-        X = sp.csr_array(X)
-        mean = np.asarray(X.T @ p) if centered else np.zeros(n_features)
-        covariance = None
-        if with_covariance:
-            weighted = sp.csr_array(X.multiply(p[:, None]))
-            covariance = _dense(X.T @ weighted).astype(np.float64) - np.outer(mean, mean)
-            variance = np.maximum(np.diag(covariance).copy(), 0.0)
-        else:
-            squared = X.copy()
-            squared.data = np.asarray(squared.data, dtype=np.float64) ** 2
-            variance = np.maximum(np.asarray(squared.T @ p) - mean**2, 0.0)
-        return mean, variance, covariance
-    # Blocks of rows, in X's own namespace and dtype (mixing float32 data with
-    # float64 weights would take numpy's slow non-BLAS path); block results
-    # are summed in float64 on the host.
+    p = np.asarray(s, dtype=np.float64) / np.sum(s, dtype=np.float64)
+    X = sp.csr_array(X)
+    magnitude = np.asarray(abs(X).max(axis=0).todense(), dtype=np.float64).ravel()
+    magnitude[magnitude == 0] = 1.0
+    scaled = sp.csr_array(X.multiply(1.0 / magnitude[None, :]), dtype=np.float64)
+    scaled_mean = np.asarray(scaled.T @ p) if centered else np.zeros(n_features)
+    if full:
+        weighted = sp.csr_array(scaled.multiply(p[:, None]))
+        covariance = _dense(scaled.T @ weighted) - np.outer(scaled_mean, scaled_mean)
+    else:
+        squared = scaled.copy()
+        squared.data **= 2
+        covariance = np.diag(np.asarray(squared.T @ p) - scaled_mean**2)
+    return scaled_mean * magnitude, magnitude, covariance
+
+
+def _dense_scaled_moments(X, s, centered, full):
+    """Mean, column magnitudes, and the covariance of ``X / magnitude``.
+
+    Only the diagonal of the covariance is filled unless ``full``.
+    """
+    n_features = X.shape[1]
     xp = namespace(X)
     p = s / xp.sum(s)
     blocks = _sample_blocks(X.T)
     mean = np.zeros(n_features)
-    if centered:
-        for block in blocks:
+    magnitude = np.zeros(n_features)
+    for block in blocks:
+        if centered:
             mean += to_numpy(p[block] @ X[block, ...])
-    mean_in_dtype = from_numpy(mean.astype(numpy_float_dtype(X)), X)
-    if with_covariance:
+        magnitude = np.maximum(magnitude, to_numpy(xp.max(xp.abs(X[block, ...]), axis=0)))
+    magnitude[magnitude == 0] = 1.0
+    dtype = numpy_float_dtype(X)
+    mean_in_dtype = from_numpy(mean.astype(dtype), X)
+    inverse_magnitude = from_numpy((1.0 / magnitude).astype(dtype), X)
+    if full:
         covariance = np.zeros((n_features, n_features))
         root_p = xp.sqrt(p)
         for block in blocks:
-            deviation = (X[block, ...] - mean_in_dtype) * root_p[block][:, None]
+            deviation = (X[block, ...] - mean_in_dtype) * inverse_magnitude
+            deviation = deviation * root_p[block][:, None]
             # A.T @ A of one array: numpy calls the symmetric rank-k update.
             covariance += to_numpy(deviation.T @ deviation)
-        return mean, np.diag(covariance).copy(), covariance
+        return mean, magnitude, covariance
     variance = np.zeros(n_features)
     for block in blocks:
-        deviation = X[block, ...] - mean_in_dtype
+        deviation = (X[block, ...] - mean_in_dtype) * inverse_magnitude
         variance += to_numpy(p[block] @ (deviation * deviation))
-    return mean, variance, None
+    return mean, magnitude, np.diag(variance)
 
 
 def _dense(matrix):
@@ -216,40 +259,44 @@ def make_preconditioner(X, s, *, fit_intercept, curvature, l2_strength, kind):
     """Build the change of variables for ``kind`` in {"full", "diagonal", "none"}."""
     if kind == "none":
         return Preconditioner.identity(X)
-    mean, variance, covariance = weighted_feature_moments(
-        X, s, centered=fit_intercept, with_covariance=kind == "full"
+    mean, std, correlation = weighted_feature_moments(
+        X, s, centered=fit_intercept, with_correlation=kind == "full"
     )
     return preconditioner_from_moments(
-        mean, variance, covariance, curvature=curvature, l2_strength=l2_strength,
+        mean, std, correlation, curvature=curvature, l2_strength=l2_strength,
         like=X,
     )
 
 
-def preconditioner_from_moments(mean, variance, covariance, *, curvature,
+def preconditioner_from_moments(mean, std, correlation, *, curvature,
                                 l2_strength, like):
     """The change of variables given weighted feature moments (numpy, float64).
 
     Computed on the host (its size is that of the coefficients) and moved to
-    the namespace, device and dtype of the data ``like``. ``covariance=None``
-    gives the diagonal preconditioner. A feature with zero variance and no L2
+    the namespace, device and dtype of the data ``like``. ``correlation=None``
+    gives the diagonal preconditioner. A feature with zero spread and no L2
     penalty keeps scale 1: its gradient is zero in the centred coordinates,
     so its coefficient never moves.
     """
     dtype = numpy_float_dtype(like)
-    # A constant column's computed variance is rounding noise (c^2 eps^2),
-    # which would give it a scale of 1/(c eps): treat it as exactly constant.
-    constant = variance <= (_CONSTANT_ULPS * np.finfo(dtype).eps * np.abs(mean)) ** 2
-    variance = np.where(constant, 0.0, variance)
-    if covariance is not None:
-        covariance = np.where(constant[:, None] | constant[None, :], 0.0, covariance)
-    diagonal = curvature * variance + l2_strength
-    scale = np.ones_like(diagonal)
-    positive = diagonal > 0
-    scale[positive] = 1.0 / np.sqrt(diagonal[positive])
+    # A constant column's computed spread is rounding noise (c eps), which
+    # would give it a scale of 1/(c eps): treat it as exactly constant.
+    constant = std <= _CONSTANT_ULPS * np.finfo(dtype).eps * np.abs(mean)
+    std = np.where(constant, 0.0, std)
+    # d_j = 1 / sqrt(kappa var_j + lambda_2), with hypot so that spreads near
+    # 1e+-300 do not under/overflow when squared.
+    diagonal_root = np.hypot(np.sqrt(curvature) * std, np.sqrt(l2_strength))
+    scale = np.ones_like(diagonal_root)
+    positive = diagonal_root > 0
+    scale[positive] = 1.0 / diagonal_root[positive]
     rotation = rotation_inverse = None
-    if covariance is not None:
-        bound = scale[:, None] * (curvature * covariance) * scale[None, :]
-        bound[np.diag_indices_from(bound)] += l2_strength * scale**2
+    if correlation is not None:
+        # The bound D (kappa Sigma + lambda_2 I) D, written with a_j =
+        # sqrt(kappa) std_j d_j and e_j = sqrt(lambda_2) d_j, all in [0, 1].
+        data_part = np.sqrt(curvature) * std * scale
+        correlation = np.where(constant[:, None] | constant[None, :], 0.0, correlation)
+        bound = np.outer(data_part, data_part) * correlation
+        bound[np.diag_indices_from(bound)] += (np.sqrt(l2_strength) * scale) ** 2
         rotation, rotation_inverse = _inverse_square_roots(bound, dtype)
         rotation = from_numpy(rotation.astype(dtype), like)
         rotation_inverse = from_numpy(rotation_inverse.astype(dtype), like)
@@ -274,7 +321,8 @@ class RunningMoments:
     def update(self, X, s, centered):
         """Merge the batch ``X`` with weights ``s``."""
         batch_weight = to_float(namespace(s).sum(s))
-        batch_mean, batch_variance, _ = weighted_feature_moments(X, s, centered)
+        batch_mean, batch_std, _ = weighted_feature_moments(X, s, centered)
+        batch_variance = batch_std**2
         total = self.total_weight + batch_weight
         delta = batch_mean - self.mean
         self.sum_squared_deviations += (
@@ -285,9 +333,9 @@ class RunningMoments:
         self.total_weight = total
 
     @property
-    def variance(self):
-        """Weighted variance about the running mean."""
-        return self.sum_squared_deviations / self.total_weight
+    def std(self):
+        """Weighted standard deviation about the running mean."""
+        return np.sqrt(self.sum_squared_deviations / self.total_weight)
 
 
 def resolve_kind(precondition, n_features, has_l1):

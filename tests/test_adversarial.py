@@ -348,11 +348,6 @@ def test_feature_scales_without_preconditioning_fail_cleanly(solver, estimator):
     assert_finite_fit(model)
 
 
-# Known defect, open: the feature moments are computed from squares, which
-# underflow (1e-300: the features look constant and get coefficient 0) or
-# overflow (1e300: the eigensolver fails with a LinAlgError that does not say
-# to rescale). Strict, so the marker must go once the library is fixed.
-@pytest.mark.xfail(strict=True, reason="feature moments under/overflow at 1e+-300")
 @pytest.mark.parametrize("scale", [1e-300, 1e300])
 def test_uniformly_extreme_features(scale):
     """All features tiny or huge (still finite, squares may under/overflow):
