@@ -66,3 +66,18 @@ def test_verbose_prints_iterations_and_outcome(capsys):
     assert lines[0].startswith("[GDLinearRegression/gd] iter      1  objective")
     assert any("iter    100" in line for line in lines)
     assert lines[-1].startswith("[GDLinearRegression/gd] converged after")
+
+
+def test_scoring_monitor_scores_every_iteration():
+    pytest.importorskip("pandas")
+    from sklearn.callback import ScoringMonitor
+
+    X, y = load_breast_cancer(return_X_y=True)
+    monitor = ScoringMonitor(scoring="accuracy")
+    model = GDLogisticRegression(max_iter=30, tol=0.0).set_callbacks(monitor)
+    with pytest.warns(Warning):  # tol=0 cannot be met: max_iter is reached
+        model.fit(X, y)
+    table = monitor.get_logs().data_as_pandas
+    per_iteration = table[table["task_name"] == "iteration"]
+    assert len(per_iteration) == model.n_iter_ == 30
+    assert per_iteration["accuracy"].iloc[-1] == pytest.approx(model.score(X, y))
