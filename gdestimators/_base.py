@@ -16,6 +16,7 @@ from ._array_api import (
     move_to,
     namespace,
     numpy_float_dtype,
+    to_float,
 )
 from ._callbacks import IterationCallbacks
 from ._objectives import predict
@@ -290,7 +291,17 @@ class GDBase(CallbackSupportMixin, BaseEstimator):
             self, X, accept_sparse=ACCEPTED_SPARSE, dtype=float_dtypes(xp), reset=False
         )
         coef, intercept = self._coefficient_rows(X.shape[1])
-        return predict(X.T, coef.T, intercept)
+        z = predict(X.T, coef.T, intercept)
+        if not bool(xp.all(xp.isfinite(z))):
+            largest = to_float(xp.max(xp.abs(coef)))
+            raise ValueError(
+                f"{type(self).__name__} computed non-finite values of w^T x + b "
+                f"for this input (largest |coef_| is {largest:.3g}): the "
+                "products overflow. The fit likely diverged (a fixed "
+                "learning_rate that is too large) or X is far outside the range "
+                "seen in fit; rescale X or refit with learning_rate='auto'."
+            )
+        return z
 
 
 def weighted_mean(values, sample_weight):
