@@ -138,11 +138,12 @@ class GDBase(CallbackSupportMixin, BaseEstimator):
             previous = tuple(array / output_scale for array in previous)
         theta = self._initial_theta(model, previous, initial_intercept)
 
-        def attributes_at(theta):
+        def coefficients_at(theta):
             w, b = model.coefficients(theta)
-            return self._coefficient_attributes(
-                w * output_scale, b * output_scale, y.ndim
-            )
+            return w * output_scale, b * output_scale
+
+        def attributes_at(theta):
+            return self._coefficient_attributes(*coefficients_at(theta), y.ndim)
 
         # Below a few ulps of the working precision the gradient is rounding
         # noise: float32 data cannot resolve a scaled gradient of 1e-8.
@@ -153,10 +154,7 @@ class GDBase(CallbackSupportMixin, BaseEstimator):
         context.call_on_fit_task_begin(estimator=self, X=X, y=y, metadata=metadata)
         callbacks = None
         if getattr(self, "_skl_callbacks", None):
-            callbacks = IterationCallbacks(
-                context, self, X, y, metadata,
-                attributes_at,
-            )
+            callbacks = IterationCallbacks(context, self, X, y, metadata, attributes_at)
             callbacks.begin(theta)
         log = IterationLog(
             self.verbose, name=f"{type(self).__name__}/{solver_name}",
@@ -169,8 +167,7 @@ class GDBase(CallbackSupportMixin, BaseEstimator):
         log.finish(result.converged)
         if callbacks is not None:
             callbacks.close()
-        w, b = model.coefficients(result.theta)
-        w, b = w * output_scale, b * output_scale
+        w, b = coefficients_at(result.theta)
         self._check_finite_coefficients(w, b)
         self.n_iter_ = result.n_iter
         # A list, as in scikit-learn's MLP: its length is the number of
@@ -282,7 +279,7 @@ class GDBase(CallbackSupportMixin, BaseEstimator):
         return "Possible remedies: " + ", ".join(advice) + "."
 
     def _decision_rows(self, X):
-        """The note's ``h = w^T X + b`` of shape ``(k, m)`` for validated ``X``.
+        """Validate ``X`` and return the note's ``h = w^T X + b``, shape ``(k, m)``.
 
         Callers check the fitted state and the namespace of ``X`` first.
         """
@@ -290,6 +287,11 @@ class GDBase(CallbackSupportMixin, BaseEstimator):
         X = validate_data(
             self, X, accept_sparse=ACCEPTED_SPARSE, dtype=float_dtypes(xp), reset=False
         )
+        return self._logits(X)
+
+    def _logits(self, X):
+        """``h = w^T X + b`` for already validated ``X``; raises if it overflows."""
+        xp = namespace(X)
         coef, intercept = self._coefficient_rows(X.shape[1])
         z = predict(X.T, coef.T, intercept)
         if not bool(xp.all(xp.isfinite(z))):

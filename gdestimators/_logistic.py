@@ -214,7 +214,9 @@ class GDLogisticRegression(ClassifierMixin, GDBase):
         loss can then be driven to zero only by coefficients growing without
         bound.
         """
-        predicted = to_numpy(self._predicted_index(self._decision_rows(X)))
+        # X is validated already: validating it again would warn about
+        # feature names when fit received a DataFrame.
+        predicted = to_numpy(self._predicted_index(self._logits(X)))
         weighted = to_numpy(sample_weight) > 0
         return bool(np.all(predicted[weighted] == y_index[weighted]))
 

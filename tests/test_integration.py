@@ -398,3 +398,18 @@ def test_sample_weight_not_requested_for_fit_is_not_passed():
     weighted = GDLinearRegression(tol=TOL).fit(Xs, y, sample_weight=sw)
     assert_array_equal(pipe[-1].coef_, unweighted.coef_)
     assert np.max(np.abs(weighted.coef_ - unweighted.coef_)) > 1e-3 * np.max(np.abs(weighted.coef_))
+
+
+def test_dataframe_fit_without_penalty_does_not_warn_about_feature_names():
+    """The separability test after an unpenalised fit reuses the validated X;
+    validating it again warned "X does not have valid feature names"."""
+    import warnings
+
+    from sklearn.datasets import load_iris
+    from sklearn.exceptions import ConvergenceWarning
+
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        GDLogisticRegression(C=np.inf, max_iter=50).fit(X, y)
