@@ -20,6 +20,7 @@ import warnings
 
 import numpy as np
 import pytest
+from sklearn.datasets import load_iris, make_classification
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.utils._param_validation import InvalidParameterError
@@ -850,3 +851,40 @@ def test_inputs_never_modified(estimator_name, dtype, layout):
                 estimator.partial_fit(X, y, sample_weight=sample_weight)
         after = {name: _fingerprint(a) for name, a in arrays.items()}
         assert after == before, f"{estimator} modified its input"
+
+
+# float32 near the optimum: the decrease a good step achieves (|grad|^2 / L)
+# falls below the rounding noise of float32 objective values.
+
+
+def test_float32_fit_converges_where_objective_values_are_noise():
+    """Weighted raw iris in float32: the line search cannot tell good steps
+    from bad by objective values alone; the slope certificate lets it reach
+    the float32 tol floor, and the answer is the float64 optimum to float32
+    accuracy."""
+    X, y = load_iris(return_X_y=True)
+    weights = np.random.default_rng(0).uniform(0.2, 3.0, y.shape[0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        single = GDLogisticRegression().fit(X.astype(np.float32), y, sample_weight=weights)
+    double = GDLogisticRegression(tol=1e-12).fit(X, y, sample_weight=weights)
+    assert single.n_iter_ < 1000
+    scale = np.max(np.abs(double.coef_))
+    np.testing.assert_allclose(single.coef_, double.coef_, atol=1e-3 * scale)
+
+
+def test_float32_stall_with_l1_stops_early_with_a_clear_warning():
+    """With an L1 part, no certificate applies: once the only step accepted
+    rounds away, the fit stops (it used to repeat that step until max_iter)
+    and says that float32 is the limit."""
+    X, y = make_classification(
+        n_samples=500, n_features=8, n_informative=5, n_classes=3,
+        class_sep=0.5, random_state=0,
+    )
+    X = (X * np.logspace(-2, 2, 8) + 3.0 * np.logspace(-2, 2, 8)).astype(np.float32)
+    weights = np.random.default_rng(0).uniform(0.2, 3.0, y.shape[0])
+    with pytest.warns(ConvergenceWarning, match="float32 precision") as record:
+        model = GDLogisticRegression(C=0.5, l1_ratio=0.3).fit(X, y, sample_weight=weights)
+    assert len(record) == 1
+    assert model.n_iter_ < 5000
+    assert np.all(np.isfinite(model.coef_))
