@@ -4,6 +4,10 @@ Everything else asks this module for the namespace ``xp`` of its arrays and
 writes its math once, with ``xp.*`` functions, so that numpy, scipy.sparse,
 array_api_strict, torch (CPU or CUDA) and cupy arrays flow through the same
 lines. Host synchronisations (reading a scalar) go through :func:`to_float`.
+
+Dask collections are not an array namespace here: their chunks are numpy
+arrays, everything fitted from them (coefficients, preconditioner) lives on
+the host in numpy, and only :mod:`._dask` touches the chunks.
 """
 
 import numpy as np
@@ -23,6 +27,7 @@ __all__ = [
     "check_same_namespace",
     "from_numpy",
     "get_namespace_and_device",
+    "is_dask_collection",
     "move_to",
     "namespace",
     "numpy_float_dtype",
@@ -32,13 +37,24 @@ __all__ = [
 ]
 
 
+def is_dask_collection(obj):
+    """Whether ``obj`` is a dask array or data frame (without importing dask)."""
+    return (
+        type(obj).__module__.split(".")[0] == "dask"
+        and hasattr(obj, "__dask_graph__")
+    )
+
+
 def namespace(*arrays):
-    """The array namespace of ``arrays``; numpy's for scipy.sparse matrices.
+    """The array namespace of ``arrays``; numpy's for scipy.sparse and dask.
 
     As scikit-learn decides it: numpy's unless ``array_api_dispatch`` is on,
     in which case inputs were not converted to numpy by validation.
     """
-    dense = [a for a in arrays if a is not None and not sp.issparse(a)]
+    dense = [
+        a for a in arrays
+        if a is not None and not sp.issparse(a) and not is_dask_collection(a)
+    ]
     return get_namespace(*dense)[0] if dense else get_namespace(np.zeros(0))[0]
 
 
@@ -51,21 +67,23 @@ def to_numpy(array):
     """A numpy copy (or view) of an array of any namespace, on the host."""
     if isinstance(array, np.ndarray):
         return array
+    if is_dask_collection(array):
+        return np.asarray(array.compute())
     return _convert_to_numpy(array, xp=namespace(array))
 
 
 def from_numpy(array, like):
     """``array`` (numpy) moved to the namespace and device of ``like``."""
-    xp = namespace(like)
-    if sp.issparse(like) or isinstance(like, np.ndarray):
+    if sp.issparse(like) or isinstance(like, np.ndarray) or is_dask_collection(like):
         return np.asarray(array)
+    xp = namespace(like)
     return xp.asarray(array, device=array_device(like))
 
 
 def numpy_float_dtype(array):
     """The numpy dtype (float32 or float64) matching a float array of any namespace."""
-    if isinstance(array, np.ndarray) or sp.issparse(array):
-        return array.dtype
+    if isinstance(array, np.ndarray) or sp.issparse(array) or is_dask_collection(array):
+        return np.dtype(array.dtype)
     return np.dtype(np.float32) if array.dtype == namespace(array).float32 else np.dtype(np.float64)
 
 

@@ -13,6 +13,7 @@ from sklearn.utils.validation import _check_sample_weight, validate_data
 from ._array_api import (
     from_numpy,
     get_namespace_and_device,
+    is_dask_collection,
     move_to,
     namespace,
     numpy_float_dtype,
@@ -75,9 +76,25 @@ class GDBase(CallbackSupportMixin, BaseEstimator):
         return tags
 
     def _validate_sample_weight(self, sample_weight, X):
+        if is_dask_collection(X):
+            # Weights of a dask X are validated on the host: a stand-in
+            # with X's rows and dtype and no columns is all the check reads.
+            X = np.empty((X.shape[0], 0), dtype=X.dtype)
         return _check_sample_weight(
             sample_weight, X, dtype=X.dtype, ensure_non_negative=True
         )
+
+    def _validate_dask_input(self, X, y, sample_weight, **y_checks):
+        """``fit``'s validation of a dask ``X``: see :func:`._dask.validate_dask_input`."""
+        from ._dask import validate_dask_input
+
+        return validate_dask_input(self, X, y, sample_weight, **y_checks)
+
+    def _map_over_chunks(self, method, X, columns, dtype):
+        """``method`` over the chunks of the dask array ``X``: a lazy dask array."""
+        from ._dask import map_over_chunks
+
+        return map_over_chunks(method, X, self, columns=columns, dtype=dtype)
 
     def _coefficient_rows(self, n_features):
         """``coef_`` as rows ``(k, n_features)`` and ``intercept_`` as ``(k,)``."""
@@ -110,7 +127,7 @@ class GDBase(CallbackSupportMixin, BaseEstimator):
             return model.initial_theta(*previous)
         theta = model.initial_theta()
         if self.fit_intercept and initial_intercept is not None:
-            coef = namespace(theta).zeros_like(theta[: model.XT.shape[0], ...])
+            coef = namespace(theta).zeros_like(theta[: model.n_features, ...])
             theta = model.initial_theta(coef, initial_intercept)
         return theta
 

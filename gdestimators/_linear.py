@@ -6,7 +6,7 @@ from sklearn.base import MultiOutputMixin, RegressorMixin, _fit_context
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._array_api import check_same_namespace, namespace, to_float
+from ._array_api import check_same_namespace, is_dask_collection, namespace, to_float
 from ._base import (
     ACCEPTED_SPARSE,
     GDBase,
@@ -147,10 +147,13 @@ class GDLinearRegression(MultiOutputMixin, RegressorMixin, GDBase):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data. Sparse input is never densified.
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            Training data. Sparse input is never densified; a dask array
+            (chunked along samples) is persisted and read chunk by chunk
+            where it lives, one map-reduce per evaluation.
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
-            Targets.
+            Targets (a dask array is gathered: it is ``n_features`` times
+            smaller than ``X``).
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights; an integer weight acts like repeating the
             sample.
@@ -160,11 +163,16 @@ class GDLinearRegression(MultiOutputMixin, RegressorMixin, GDBase):
         self : object
             Fitted estimator.
         """
-        xp, _, y, sample_weight = namespace_of_inputs(X, y, sample_weight)
-        X, y = validate_data(
-            self, X, y, accept_sparse=ACCEPTED_SPARSE, dtype=float_dtypes(xp),
-            y_numeric=True, multi_output=True,
-        )
+        if is_dask_collection(X):
+            X, y, sample_weight = self._validate_dask_input(
+                X, y, sample_weight, y_numeric=True, multi_output=True
+            )
+        else:
+            xp, _, y, sample_weight = namespace_of_inputs(X, y, sample_weight)
+            X, y = validate_data(
+                self, X, y, accept_sparse=ACCEPTED_SPARSE, dtype=float_dtypes(xp),
+                y_numeric=True, multi_output=True,
+            )
         sample_weight = self._validate_sample_weight(sample_weight, X)
         Y, settings = self._objective_settings(X, y, sample_weight)
         self._solve(X, y, Y, sample_weight, SquaredError(), **settings)
@@ -255,15 +263,18 @@ class GDLinearRegression(MultiOutputMixin, RegressorMixin, GDBase):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
             Samples.
 
         Returns
         -------
         y_pred : ndarray of shape (n_samples,) or (n_samples, n_targets)
-            Predicted values.
+            Predicted values; a lazy dask array for a dask ``X``.
         """
         check_is_fitted(self)
+        if is_dask_collection(X):
+            columns = None if self.coef_.ndim == 1 else self.coef_.shape[0]
+            return self._map_over_chunks(self.predict, X, columns, self.coef_.dtype)
         check_same_namespace(X, self, attribute="coef_", method="predict")
         z = self._decision_rows(X)
         return z[0, ...] if self.coef_.ndim == 1 else z.T

@@ -14,6 +14,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._array_api import (
     check_same_namespace,
     from_numpy,
+    is_dask_collection,
     namespace,
     numpy_float_dtype,
     to_float,
@@ -164,10 +165,13 @@ class GDLogisticRegression(ClassifierMixin, GDBase):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training data. Sparse input is never densified.
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            Training data. Sparse input is never densified; a dask array
+            (chunked along samples) is persisted and read chunk by chunk
+            where it lives, one map-reduce per evaluation.
         y : array-like of shape (n_samples,)
-            Class labels (any type: strings, {-1, 1}, ...).
+            Class labels (any type: strings, {-1, 1}, ...); a dask array is
+            gathered (it is ``n_features`` times smaller than ``X``).
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights; an integer weight acts like repeating the
             sample.
@@ -177,10 +181,14 @@ class GDLogisticRegression(ClassifierMixin, GDBase):
         self : object
             Fitted estimator.
         """
-        xp, _, sample_weight = namespace_of_inputs(X, sample_weight)
-        X, y = validate_data(
-            self, X, y, accept_sparse=ACCEPTED_SPARSE, dtype=float_dtypes(xp)
-        )
+        if is_dask_collection(X):
+            X, y, sample_weight = self._validate_dask_input(X, y, sample_weight)
+        else:
+            xp, _, sample_weight = namespace_of_inputs(X, sample_weight)
+            X, y = validate_data(
+                self, X, y, accept_sparse=ACCEPTED_SPARSE, dtype=float_dtypes(xp)
+            )
+        xp = namespace(X)
         # Labels are handled on the host (they may be strings); the targets
         # built from them go to the data's device.
         y = to_numpy(y)
@@ -214,9 +222,15 @@ class GDLogisticRegression(ClassifierMixin, GDBase):
         loss can then be driven to zero only by coefficients growing without
         bound.
         """
-        # X is validated already: validating it again would warn about
-        # feature names when fit received a DataFrame.
-        predicted = to_numpy(self._predicted_index(self._logits(X)))
+        if is_dask_collection(X):
+            predicted = to_numpy(self._map_over_chunks(
+                lambda chunk: self._predicted_index(self._logits(chunk)), X,
+                None, np.int64,
+            ))
+        else:
+            # X is validated already: validating it again would warn about
+            # feature names when fit received a DataFrame.
+            predicted = to_numpy(self._predicted_index(self._logits(X)))
         weighted = to_numpy(sample_weight) > 0
         return bool(np.all(predicted[weighted] == y_index[weighted]))
 
@@ -351,8 +365,8 @@ class GDLogisticRegression(ClassifierMixin, GDBase):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Samples.
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            Samples; for a dask array the result is a lazy dask array.
 
         Returns
         -------
@@ -360,6 +374,11 @@ class GDLogisticRegression(ClassifierMixin, GDBase):
             For two classes, positive means ``classes_[1]``.
         """
         check_is_fitted(self)
+        if is_dask_collection(X):
+            columns = None if self.coef_.shape[0] == 1 else self.coef_.shape[0]
+            return self._map_over_chunks(
+                self.decision_function, X, columns, self.coef_.dtype
+            )
         check_same_namespace(X, self, attribute="coef_", method="decision_function")
         z = self._decision_rows(X)
         return z[0, ...] if z.shape[0] == 1 else z.T
@@ -369,8 +388,8 @@ class GDLogisticRegression(ClassifierMixin, GDBase):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Samples.
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            Samples; for a dask array the result is a lazy dask array.
 
         Returns
         -------
@@ -378,6 +397,10 @@ class GDLogisticRegression(ClassifierMixin, GDBase):
             Probabilities in the order of ``classes_``.
         """
         check_is_fitted(self)
+        if is_dask_collection(X):
+            return self._map_over_chunks(
+                self.predict_proba, X, self.classes_.shape[0], self.coef_.dtype
+            )
         check_same_namespace(X, self, attribute="coef_", method="predict_proba")
         return self._probabilities(X)
 
@@ -393,8 +416,8 @@ class GDLogisticRegression(ClassifierMixin, GDBase):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Samples.
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            Samples; for a dask array the result is a lazy dask array.
 
         Returns
         -------
@@ -402,6 +425,10 @@ class GDLogisticRegression(ClassifierMixin, GDBase):
             Log-probabilities in the order of ``classes_``.
         """
         check_is_fitted(self)
+        if is_dask_collection(X):
+            return self._map_over_chunks(
+                self.predict_log_proba, X, self.classes_.shape[0], self.coef_.dtype
+            )
         check_same_namespace(X, self, attribute="coef_", method="predict_log_proba")
         # log of the probabilities themselves (not a log-softmax) so that
         # ties and their order agree exactly with predict_proba.
@@ -414,8 +441,8 @@ class GDLogisticRegression(ClassifierMixin, GDBase):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Samples.
+        X : {array-like, sparse matrix, dask array} of shape (n_samples, n_features)
+            Samples; for a dask array the result is a lazy dask array.
 
         Returns
         -------
@@ -423,6 +450,8 @@ class GDLogisticRegression(ClassifierMixin, GDBase):
             Predicted labels from ``classes_``.
         """
         check_is_fitted(self)
+        if is_dask_collection(X):
+            return self._map_over_chunks(self.predict, X, None, self.classes_.dtype)
         check_same_namespace(X, self, attribute="coef_", method="predict")
         z = self._decision_rows(X)
         xp = namespace(z)

@@ -39,7 +39,7 @@ Three losses are provided, each a direct extension of the note:
 import numpy as np
 import scipy.sparse as sp
 
-from ._array_api import namespace, to_float
+from ._array_api import array_device, namespace, to_float
 
 # Bytes of X processed per block: small enough for the block to stay in the
 # CPU cache between the forward product and the gradient product, so that one
@@ -176,9 +176,21 @@ def loss_and_gradient(XT, Y, s, w, b, loss):
     grad_b : array of shape (k,)
         ``(1/S) R s``, the note's ``(1/m) sum(h - y)``.
     """
+    S = namespace(w).sum(s)
+    J, grad_w, grad_b = loss_and_gradient_sums(XT, Y, s, w, b, loss)
+    return to_float(J / S), grad_w / S, grad_b / S
+
+
+def loss_and_gradient_sums(XT, Y, s, w, b, loss):
+    """:func:`loss_and_gradient` before the division by ``S``.
+
+    Sums over samples add up over any split of the samples: this is the
+    per-chunk map of a map-reduce over data held in chunks (see
+    :mod:`._dask`). Same parameters as :func:`loss_and_gradient`; returns
+    ``sum_i s_i l_i`` (a 0-d array), ``X diag(s) R^T`` and ``R s``.
+    """
     xp = namespace(w)
-    S = xp.sum(s)
-    J = 0.0
+    J = xp.zeros((), dtype=w.dtype, device=array_device(w))
     grad_w = xp.zeros_like(w)
     grad_b = xp.zeros_like(b)
     for block in _sample_blocks(XT):
@@ -193,4 +205,4 @@ def loss_and_gradient(XT, Y, s, w, b, loss):
         J += xp.sum(per_sample_loss * s_block)
         grad_w += _as_dense(XT_block @ weighted_residual.T)
         grad_b += xp.sum(weighted_residual, axis=1)
-    return to_float(J / S), grad_w / S, grad_b / S
+    return J, grad_w, grad_b

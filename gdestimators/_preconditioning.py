@@ -157,6 +157,15 @@ def weighted_feature_moments(X, s, centered, with_correlation=False):
         mean, magnitude, scaled_covariance = _dense_scaled_moments(
             X, s, centered, with_correlation
         )
+    return moments_from_scaled(mean, magnitude, scaled_covariance, with_correlation)
+
+
+def moments_from_scaled(mean, magnitude, scaled_covariance, with_correlation):
+    """``(mean, std, correlation)`` from the covariance of ``X / magnitude``.
+
+    The last step of :func:`weighted_feature_moments`, shared with data held
+    in chunks (:mod:`._dask`), which computes the same sums chunk by chunk.
+    """
     scaled_variance = np.maximum(np.diag(scaled_covariance).copy(), 0.0)
     std = magnitude * np.sqrt(scaled_variance)
     if not with_correlation:
@@ -198,34 +207,71 @@ def _dense_scaled_moments(X, s, centered, full):
 
     Only the diagonal of the covariance is filled unless ``full``.
     """
-    n_features = X.shape[1]
+    p = s / namespace(X).sum(s)
+    return scaled_moments(
+        first_moment_sums(X, p),
+        lambda mean, magnitude: second_moment_sums(X, p, mean, magnitude, full),
+        centered,
+    )
+
+
+def scaled_moments(first_sums, second_sums, centered):
+    """The two passes of the scaled moments, however the rows are read.
+
+    ``first_sums`` is the result of :func:`first_moment_sums`;
+    ``second_sums(mean, magnitude)`` that of :func:`second_moment_sums`.
+    Returns the mean (zeros unless ``centered``), the column magnitudes
+    (1 for all-zero columns) and the covariance of ``X / magnitude``.
+    """
+    weighted_sum, magnitude = first_sums
+    magnitude = np.where(magnitude == 0, 1.0, magnitude)
+    mean = weighted_sum if centered else np.zeros_like(weighted_sum)
+    return mean, magnitude, second_sums(mean, magnitude)
+
+
+def first_moment_sums(X, p):
+    """``sum_i p_i x_i`` and the largest ``|x_ij|`` of each column (float64, host).
+
+    ``X`` dense of shape ``(m, n_features)``, read in blocks of rows; ``p``
+    the sample weights divided by their total. Over a split of the rows the
+    first result adds up and the second is a maximum.
+    """
     xp = namespace(X)
-    p = s / xp.sum(s)
-    blocks = _sample_blocks(X.T)
-    mean = np.zeros(n_features)
-    magnitude = np.zeros(n_features)
-    for block in blocks:
-        if centered:
-            mean += to_numpy(p[block] @ X[block, ...])
+    weighted_sum = np.zeros(X.shape[1])
+    magnitude = np.zeros(X.shape[1])
+    for block in _sample_blocks(X.T):
+        weighted_sum += to_numpy(p[block] @ X[block, ...])
         magnitude = np.maximum(magnitude, to_numpy(xp.max(xp.abs(X[block, ...]), axis=0)))
-    magnitude[magnitude == 0] = 1.0
+    return weighted_sum, magnitude
+
+
+def second_moment_sums(X, p, mean, magnitude, full):
+    """Weighted (co)variance sums of ``(X - mean) / magnitude`` (float64, host).
+
+    Deviations are taken from the given mean (the two-pass formula), which
+    avoids the cancellation of ``E[x^2] - E[x]^2`` for features with a large
+    offset. Returns the ``(n_features, n_features)`` matrix if ``full``, else
+    one with only its diagonal filled. Adds up over a split of the rows.
+    """
+    xp = namespace(X)
     dtype = numpy_float_dtype(X)
     mean_in_dtype = from_numpy(mean.astype(dtype), X)
     inverse_magnitude = from_numpy((1.0 / magnitude).astype(dtype), X)
+    blocks = _sample_blocks(X.T)
     if full:
-        covariance = np.zeros((n_features, n_features))
+        covariance = np.zeros((X.shape[1], X.shape[1]))
         root_p = xp.sqrt(p)
         for block in blocks:
             deviation = (X[block, ...] - mean_in_dtype) * inverse_magnitude
             deviation = deviation * root_p[block][:, None]
             # A.T @ A of one array: numpy calls the symmetric rank-k update.
             covariance += to_numpy(deviation.T @ deviation)
-        return mean, magnitude, covariance
-    variance = np.zeros(n_features)
+        return covariance
+    variance = np.zeros(X.shape[1])
     for block in blocks:
         deviation = (X[block, ...] - mean_in_dtype) * inverse_magnitude
         variance += to_numpy(p[block] @ (deviation * deviation))
-    return mean, magnitude, np.diag(variance)
+    return np.diag(variance)
 
 
 def _dense(matrix):
@@ -255,16 +301,20 @@ def _inverse_square_roots(matrix, dtype):
     return inverse_root, root
 
 
-def make_preconditioner(X, s, *, fit_intercept, curvature, l2_strength, kind):
-    """Build the change of variables for ``kind`` in {"full", "diagonal", "none"}."""
+def make_preconditioner(samples, *, fit_intercept, curvature, l2_strength, kind):
+    """Build the change of variables for ``kind`` in {"full", "diagonal", "none"}.
+
+    ``samples`` is the data (:mod:`._samples`): its ``feature_moments`` give
+    the weighted moments and its ``like`` the arrays' namespace and dtype.
+    """
     if kind == "none":
-        return Preconditioner.identity(X)
-    mean, std, correlation = weighted_feature_moments(
-        X, s, centered=fit_intercept, with_correlation=kind == "full"
+        return Preconditioner.identity(samples.like)
+    mean, std, correlation = samples.feature_moments(
+        centered=fit_intercept, with_correlation=kind == "full"
     )
     return preconditioner_from_moments(
         mean, std, correlation, curvature=curvature, l2_strength=l2_strength,
-        like=X,
+        like=samples.like,
     )
 
 

@@ -12,9 +12,10 @@ import numpy as np
 
 from ._array_api import array_device as _device
 from ._array_api import from_numpy, namespace, numpy_float_dtype, to_numpy
-from ._objectives import SquaredError, loss_and_gradient
+from ._objectives import SquaredError
 from ._penalties import ElasticNet
 from ._preconditioning import Preconditioner, make_preconditioner, resolve_kind
+from ._samples import make_samples
 from ._solvers import Problem, largest_eigenvalue
 
 
@@ -26,9 +27,7 @@ class LinearModelProblem:
     ``(w, b) = preconditioner.to_original(theta)``.
     """
 
-    XT: object
-    Y: object
-    sample_weight: np.ndarray
+    samples: object
     loss: object
     preconditioner: Preconditioner
     penalty: ElasticNet
@@ -38,7 +37,12 @@ class LinearModelProblem:
     @property
     def n_rows(self):
         """Rows of ``theta``: one per feature, plus one for the intercept."""
-        return self.XT.shape[0] + int(self.fit_intercept)
+        return self.n_features + int(self.fit_intercept)
+
+    @property
+    def n_features(self):
+        """Number of features."""
+        return self.samples.n_features
 
     def coefficients(self, theta):
         """``(w, b)`` in the original coordinates."""
@@ -64,9 +68,7 @@ class LinearModelProblem:
     def smooth(self, theta):
         """Data term plus the L2 part of the penalty, and its gradient."""
         w, b = self.coefficients(theta)
-        J, grad_w, grad_b = loss_and_gradient(
-            self.XT, self.Y, self.sample_weight, w, b, self.loss
-        )
+        J, grad_w, grad_b = self.samples.loss_and_gradient(w, b, self.loss)
         penalty_value, penalty_gradient = self.penalty.smooth_value_and_gradient(w)
         gradient = self.preconditioner.gradient_to_scaled(
             grad_w + penalty_gradient, grad_b, self.fit_intercept
@@ -81,8 +83,8 @@ class LinearModelProblem:
         squared loss with zero targets: the note's formulas once more.
         """
         w, b = self.coefficients(theta)
-        _, grad_w, grad_b = loss_and_gradient(
-            self.XT, None, self.sample_weight, w, b, SquaredError()
+        _, grad_w, grad_b = self.samples.loss_and_gradient(
+            w, b, SquaredError(), with_targets=False
         )
         kappa = self.loss.curvature
         return self.preconditioner.gradient_to_scaled(
@@ -108,8 +110,9 @@ def build_problem(
 
     Parameters
     ----------
-    X : ndarray or sparse matrix of shape (m, n_features)
-        Validated data (scikit-learn's layout; used through ``X.T``).
+    X : ndarray, sparse matrix or dask array of shape (m, n_features)
+        Validated data (scikit-learn's layout; used through ``X.T``, or
+        chunk by chunk for a dask array).
     Y : ndarray of shape (k, m)
         Targets, one row per output (one-hot rows for the softmax loss).
     sample_weight : ndarray of shape (m,)
@@ -135,20 +138,22 @@ def build_problem(
     model : LinearModelProblem
         Maps ``theta`` to coefficients and back.
     """
+    samples = make_samples(X, Y, sample_weight)
     if preconditioner is None:
         preconditioner = make_preconditioner(
-            X, sample_weight, fit_intercept=fit_intercept, curvature=loss.curvature,
+            samples, fit_intercept=fit_intercept, curvature=loss.curvature,
             l2_strength=l2_strength,
             kind=resolve_kind(precondition, X.shape[1], l1_strength > 0),
         )
     l1_weights = l1_strength * np.asarray(to_numpy(preconditioner.scale), dtype=np.float64)
     if fit_intercept:
         l1_weights = np.append(l1_weights, 0.0)
+    like = samples.like
     penalty = ElasticNet(
-        l2_strength, from_numpy(l1_weights.astype(numpy_float_dtype(X)), X)
+        l2_strength, from_numpy(l1_weights.astype(numpy_float_dtype(like)), like)
     )
     model = LinearModelProblem(
-        X.T, Y, sample_weight, loss, preconditioner, penalty, fit_intercept, Y.shape[0]
+        samples, loss, preconditioner, penalty, fit_intercept, Y.shape[0]
     )
     problem = Problem(
         model.smooth, penalty, model.lipschitz, gradient_scale,
