@@ -3,7 +3,9 @@
 Everything else asks this module for the namespace ``xp`` of its arrays and
 writes its math once, with ``xp.*`` functions, so that numpy, scipy.sparse,
 array_api_strict, torch (CPU or CUDA) and cupy arrays flow through the same
-lines. Host synchronisations (reading a scalar) go through :func:`to_float`.
+lines. Host synchronisations (reading scalars) go through :func:`to_float`
+and :func:`read_scalars`; the solver loops read everything an iteration
+needs with one call of the latter.
 
 Dask collections are not an array namespace here: their chunks are numpy
 arrays, everything fitted from them (coefficients, preconditioner) lives on
@@ -32,6 +34,7 @@ __all__ = [
     "namespace",
     "numpy_float_dtype",
     "precision_float_dtype",
+    "read_scalars",
     "to_float",
     "to_numpy",
 ]
@@ -61,6 +64,22 @@ def namespace(*arrays):
 def to_float(scalar):
     """A Python float from a 0-d array of any namespace (a host round trip)."""
     return float(scalar)
+
+
+def read_scalars(*scalars):
+    """Python floats of 0-d arrays (and numbers), with one host transfer.
+
+    Device scalars are stacked into one array and copied to the host
+    together, so that an iteration that needs several scalars (objective,
+    inner products, stop test) waits for the device once, not once each.
+    """
+    on_host = (int, float, np.generic, np.ndarray)
+    on_device = [value for value in scalars if not isinstance(value, on_host)]
+    if not on_device:
+        return [float(value) for value in scalars]
+    xp = namespace(*on_device)
+    host = iter(to_numpy(xp.stack([xp.reshape(value, ()) for value in on_device])).tolist())
+    return [float(value) if isinstance(value, on_host) else next(host) for value in scalars]
 
 
 def to_numpy(array):

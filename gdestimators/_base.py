@@ -17,6 +17,7 @@ from ._array_api import (
     move_to,
     namespace,
     numpy_float_dtype,
+    read_scalars,
     to_float,
 )
 from ._callbacks import IterationCallbacks
@@ -264,7 +265,7 @@ class GDBase(CallbackSupportMixin, BaseEstimator):
             initial_intercept,
         )
         value, gradient = problem.smooth(theta)
-        objective = problem.objective(theta, value)
+        (objective,) = read_scalars(problem.objective(theta, value))
         check_finite(objective, self.n_iter_)
         self.n_iter_ += 1
         step = self._stream_step / np.sqrt(self.n_iter_)

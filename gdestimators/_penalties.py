@@ -13,7 +13,7 @@ so the L1 weight is given per row of ``theta`` (zero on the intercept row).
 L2 (ridge) and L1 (lasso) are the two ends. The penalty never sees data.
 """
 
-from ._array_api import namespace, to_float
+from ._array_api import namespace
 
 
 class ElasticNet:
@@ -34,18 +34,18 @@ class ElasticNet:
         self.has_l1 = bool(namespace(l1_weights).any(l1_weights > 0))
 
     def smooth_value_and_gradient(self, w):
-        """Value and gradient (in ``w``) of the L2 part."""
+        """Value (a 0-d array, or 0.0) and gradient (in ``w``) of the L2 part."""
         if self.l2_strength == 0.0:
             return 0.0, 0.0
         xp = namespace(w)
-        return 0.5 * self.l2_strength * to_float(xp.sum(w * w)), self.l2_strength * w
+        return 0.5 * self.l2_strength * xp.sum(w * w), self.l2_strength * w
 
     def nonsmooth_value(self, theta):
-        """Value of the L1 part."""
+        """Value of the L1 part (a 0-d array, or 0.0 without L1)."""
         if not self.has_l1:
             return 0.0
         xp = namespace(theta)
-        return to_float(xp.sum(self.l1_weights * xp.abs(theta)))
+        return xp.sum(self.l1_weights * xp.abs(theta))
 
     def prox(self, theta, step):
         """Proximal map of ``step`` times the L1 part: soft thresholding.

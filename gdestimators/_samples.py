@@ -13,8 +13,8 @@ a cluster and maps the same functions over its chunks of samples, summing
 the results: one map-reduce per read.
 """
 
-from ._array_api import is_dask_collection
-from ._objectives import loss_and_gradient
+from ._array_api import is_dask_collection, namespace
+from ._objectives import loss_and_gradient_sums
 from ._preconditioning import weighted_feature_moments
 
 
@@ -36,6 +36,7 @@ class InMemorySamples:
         self.X = X
         self.Y = Y
         self.sample_weight = sample_weight
+        self.total_weight = namespace(sample_weight).sum(sample_weight)
 
     @property
     def n_features(self):
@@ -48,9 +49,17 @@ class InMemorySamples:
         return self.X
 
     def loss_and_gradient(self, w, b, loss, with_targets=True):
-        """:func:`._objectives.loss_and_gradient`; zero targets unless ``with_targets``."""
+        """:func:`._objectives.loss_and_gradient`; zero targets unless ``with_targets``.
+
+        The cost is returned as a 0-d array where the data live (no host
+        round trip: the solver reads it with the other scalars it needs).
+        """
         Y = self.Y if with_targets else None
-        return loss_and_gradient(self.XT, Y, self.sample_weight, w, b, loss)
+        J, grad_w, grad_b = loss_and_gradient_sums(
+            self.XT, Y, self.sample_weight, w, b, loss
+        )
+        S = self.total_weight
+        return J / S, grad_w / S, grad_b / S
 
     def feature_moments(self, centered, with_correlation):
         """:func:`._preconditioning.weighted_feature_moments` of the data."""

@@ -10,6 +10,11 @@ The stop test is shared: the largest absolute entry of the minimal-norm
 subgradient of ``F`` (the gradient itself when there is no L1 part), divided by
 ``problem.gradient_scale``, must fall below ``tol``.
 
+The loops stay where the data live (a GPU, say): objective values, inner
+products and the stop test are 0-d arrays there, and each trial point reads
+all the scalars its decisions need in one host transfer
+(:func:`._array_api.read_scalars`).
+
 References
 ----------
 .. [1] Beck, A. and Teboulle, M. (2009). A fast iterative shrinkage-thresholding
@@ -32,7 +37,7 @@ from typing import Callable
 
 import numpy as np
 
-from ._array_api import from_numpy, namespace, numpy_float_dtype, to_float
+from ._array_api import from_numpy, namespace, numpy_float_dtype, read_scalars
 
 # Fraction of the predicted decrease a line-search step must achieve.
 _SUFFICIENT_DECREASE = 1e-4
@@ -77,14 +82,14 @@ class Problem:
     unit_diagonal: bool = False
 
     def objective(self, theta, smooth_value):
-        """``F(theta)`` given the already computed ``f(theta)``."""
+        """``F(theta)`` given the already computed ``f(theta)`` (a 0-d array)."""
         return smooth_value + self.penalty.nonsmooth_value(theta)
 
     def violation(self, theta, smooth_gradient):
-        """The stop test's quantity: scaled largest optimality violation."""
+        """The stop test's quantity (a 0-d array): scaled largest optimality violation."""
         residual = self.penalty.optimality_violation(theta, smooth_gradient)
-        largest = to_float(namespace(residual).max(namespace(residual).abs(residual)))
-        return largest / self.gradient_scale
+        xp = namespace(residual)
+        return xp.max(xp.abs(residual)) / self.gradient_scale
 
 
 @dataclass
@@ -159,9 +164,9 @@ class DivergenceError(ValueError):
     """
 
 
-def inner(a, b):
-    """The Euclidean inner product of two arrays of the same shape, as a float."""
-    return to_float(namespace(a).sum(a * b))
+def dot(a, b):
+    """The Euclidean inner product of two arrays of the same shape (a 0-d array)."""
+    return namespace(a).sum(a * b)
 
 
 def largest_eigenvalue(matvec, like, n_iter=30):
@@ -178,8 +183,8 @@ def largest_eigenvalue(matvec, like, n_iter=30):
     eigenvalue = 0.0
     for _ in range(n_iter):
         image = matvec(vector)
-        eigenvalue = inner(vector, image)
-        norm = math.sqrt(max(inner(image, image), 0.0))
+        eigenvalue, squared_norm = read_scalars(dot(vector, image), dot(image, image))
+        norm = math.sqrt(max(squared_norm, 0.0))
         if norm == 0.0 or not math.isfinite(norm):
             break
         vector = image / norm
@@ -230,9 +235,18 @@ def _initial_step(problem, learning_rate, solver):
     return float(learning_rate)
 
 
-def _converged_at_start(problem, theta, smooth_gradient, tol):
-    violation = problem.violation(theta, smooth_gradient)
-    return violation, violation <= tol
+def _start(problem, theta, tol):
+    """Evaluate the starting point: ``(f, grad f, F, violation, converged)``.
+
+    ``f`` and its gradient stay where the data live; ``F`` and the
+    violation are read to the host together.
+    """
+    value, gradient = problem.smooth(theta)
+    objective, violation = read_scalars(
+        problem.objective(theta, value), problem.violation(theta, gradient)
+    )
+    check_finite(objective, 0)
+    return value, gradient, objective, violation, violation <= tol
 
 
 def gradient_descent(problem, theta, *, learning_rate, max_iter, tol, log):
@@ -243,23 +257,21 @@ def gradient_descent(problem, theta, *, learning_rate, max_iter, tol, log):
     ``2/L``) raises :class:`DivergenceError`.
     """
     step = _initial_step(problem, learning_rate, "gd")
-    value, gradient = problem.smooth(theta)
-    objective = problem.objective(theta, value)
-    check_finite(objective, 0)
-    violation, done = _converged_at_start(problem, theta, gradient, tol)
+    _, gradient, objective, violation, done = _start(problem, theta, tol)
     iteration = 0
     while not done and iteration < max_iter:
         iteration += 1
         theta_next = problem.penalty.prox(theta - step * gradient, step)
         value, gradient = problem.smooth(theta_next)
-        objective_next = problem.objective(theta_next, value)
+        objective_next, violation = read_scalars(
+            problem.objective(theta_next, value), problem.violation(theta_next, gradient)
+        )
         if learning_rate != "auto" and not (
             objective_next <= objective + _ROUNDING_SLACK * abs(objective)
         ):
             _raise_divergence(problem, step, objective, objective_next, iteration)
         check_finite(objective_next, iteration)
         theta, objective = theta_next, objective_next
-        violation = problem.violation(theta, gradient)
         log.record(iteration, theta, objective, violation, step)
         done = violation <= tol
     return SolverResult(theta, iteration, done, violation, log.objective_curve)
@@ -276,10 +288,7 @@ def accelerated(problem, theta, *, learning_rate, max_iter, tol, log):
     """
     fixed = learning_rate != "auto"
     lipschitz = 1.0 / _initial_step(problem, learning_rate, "nesterov")
-    value, gradient = problem.smooth(theta)
-    objective = problem.objective(theta, value)
-    check_finite(objective, 0)
-    violation, done = _converged_at_start(problem, theta, gradient, tol)
+    value, gradient, objective, violation, done = _start(problem, theta, tol)
     x = theta
     y, value_y, gradient_y = x, value, gradient
     momentum_t = 1.0
@@ -291,21 +300,23 @@ def accelerated(problem, theta, *, learning_rate, max_iter, tol, log):
             step = 1.0 / lipschitz
             x_next = problem.penalty.prox(y - step * gradient_y, step)
             value_next, gradient_next = problem.smooth(x_next)
+            move = x_next - y
+            at_y, at_next, objective_next, slope, squared_move, violation_next = (
+                read_scalars(
+                    value_y, value_next, problem.objective(x_next, value_next),
+                    dot(gradient_y, move), dot(move, move),
+                    problem.violation(x_next, gradient_next),
+                )
+            )
             if fixed:
                 break
-            move = x_next - y
-            model = (
-                value_y
-                + inner(gradient_y, move)
-                + 0.5 * lipschitz * inner(move, move)
-            )
-            if value_next <= model + _ROUNDING_SLACK * abs(value_y):
+            model = at_y + slope + 0.5 * lipschitz * squared_move
+            if at_next <= model + _ROUNDING_SLACK * abs(at_y):
                 break
             lipschitz *= 2.0
         else:
             stalled = True
             break
-        objective_next = problem.objective(x_next, value_next)
         restarted_from_rest = momentum_t == 1.0
         if fixed and restarted_from_rest and not (
             objective_next <= objective + _ROUNDING_SLACK * abs(objective)
@@ -325,7 +336,7 @@ def accelerated(problem, theta, *, learning_rate, max_iter, tol, log):
         else:
             y, value_y, gradient_y = x_next, value_next, gradient_next
         x, objective, momentum_t = x_next, objective_next, momentum_t_next
-        violation = problem.violation(x, gradient_next)
+        violation = violation_next
         log.record(iteration, x, objective, violation, step)
         done = violation <= tol
     return SolverResult(
@@ -348,10 +359,7 @@ def barzilai_borwein(problem, theta, *, learning_rate, max_iter, tol, log, memor
         step = 1.0
     else:
         step = _initial_step(problem, learning_rate, "bb")
-    value, gradient = problem.smooth(theta)
-    objective = problem.objective(theta, value)
-    check_finite(objective, 0)
-    violation, done = _converged_at_start(problem, theta, gradient, tol)
+    _, gradient, objective, violation, done = _start(problem, theta, tol)
     recent = deque([objective], maxlen=memory)
     recent_short_steps = deque(maxlen=_ABB_WINDOW)
     iteration = 0
@@ -365,15 +373,23 @@ def barzilai_borwein(problem, theta, *, learning_rate, max_iter, tol, log, memor
             theta_next = problem.penalty.prox(theta - step * gradient, step)
             move = theta_next - theta
             value_next, gradient_next = problem.smooth(theta_next)
-            objective_next = problem.objective(theta_next, value_next)
-            squared_move = inner(move, move)
+            gradient_change = gradient_next - gradient
+            # Everything the acceptance test and the next step need, read
+            # at once (unused if the trial is refused: cheap vector sums).
+            (objective_next, squared_move, slope_next, curvature, squared_change,
+             violation_next) = read_scalars(
+                problem.objective(theta_next, value_next), dot(move, move),
+                dot(gradient_next, move), dot(move, gradient_change),
+                dot(gradient_change, gradient_change),
+                problem.violation(theta_next, gradient_next),
+            )
             allowed = (
                 reference
                 - 0.5 * _SUFFICIENT_DECREASE * (squared_move / step)
                 + _ROUNDING_SLACK * abs(reference)
             )
             if objective_next <= allowed or _certified_descent(
-                problem, objective, objective_next, gradient_next, move
+                problem, objective, objective_next, slope_next, move
             ):
                 break
             step *= 0.25
@@ -387,11 +403,9 @@ def barzilai_borwein(problem, theta, *, learning_rate, max_iter, tol, log, memor
             break
         check_finite(objective_next, iteration)
         previous_step = step
-        gradient_change = gradient_next - gradient
-        curvature = inner(move, gradient_change)
         if curvature > 0.0:
             long_step = squared_move / curvature
-            short_step = curvature / inner(gradient_change, gradient_change)
+            short_step = curvature / squared_change
             recent_short_steps.append(short_step)
             # ABBmin [5]_: the short step, at its smallest over a few
             # iterations, when the two BB steps disagree (the gradient is
@@ -404,7 +418,7 @@ def barzilai_borwein(problem, theta, *, learning_rate, max_iter, tol, log, memor
                 step = previous_step
         theta, gradient, objective = theta_next, gradient_next, objective_next
         recent.append(objective)
-        violation = problem.violation(theta, gradient)
+        violation = violation_next
         log.record(iteration, theta, objective, violation, step)
         done = violation <= tol
     return SolverResult(
@@ -417,7 +431,7 @@ def barzilai_borwein(problem, theta, *, learning_rate, max_iter, tol, log, memor
 _OBJECTIVE_NOISE_ULPS = 64
 
 
-def _certified_descent(problem, objective, objective_next, gradient_next, move):
+def _certified_descent(problem, objective, objective_next, slope_next, move):
     """Whether a step is proven to descend although objective values cannot tell.
 
     Near the optimum in float32 the decrease of a good step (about
@@ -428,13 +442,14 @@ def _certified_descent(problem, objective, objective_next, gradient_next, move):
     the new point proves that ``f`` decreased all along the move. This
     certificate is used only where the objectives differ by rounding noise,
     and not with an L1 part (whose prox step the slope does not describe).
+    ``slope_next`` is that inner product, already read to the host.
     """
     if problem.penalty.has_l1:
         return False
     eps = float(np.finfo(numpy_float_dtype(move)).eps)
     if not objective_next <= objective + _OBJECTIVE_NOISE_ULPS * eps * abs(objective):
         return False
-    return inner(gradient_next, move) <= 0.0
+    return slope_next <= 0.0
 
 
 SOLVERS = {

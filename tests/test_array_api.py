@@ -75,3 +75,53 @@ def test_array_api_fit_equals_numpy_fit(name, device, problem, dtype, rtol):
         if problem != "linear":
             np.testing.assert_allclose(_to_numpy(model.predict_proba(X_xp)),
                                        reference.predict_proba(X), atol=rtol)
+
+
+# Host round trips: the solver loop reads the scalars it needs (objective,
+# inner products, stop test) in one transfer per trial point. Counted on
+# array_api_strict by wrapping every way its arrays reach the host.
+_HOST_CONVERSIONS = ("__array__", "__float__", "__bool__", "__int__", "__index__",
+                     "__dlpack__", "tolist")
+
+
+@pytest.fixture
+def host_reads(monkeypatch):
+    xp = pytest.importorskip("array_api_strict")
+    array_type = type(xp.asarray([1.0]))
+    counts = {}
+    for name in _HOST_CONVERSIONS:
+        if not hasattr(array_type, name):
+            continue
+        original = getattr(array_type, name)
+
+        def counted(self, *args, _original=original, _name=name, **kwargs):
+            counts[_name] = counts.get(_name, 0) + 1
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(array_type, name, counted)
+    return xp, counts
+
+
+@pytest.mark.parametrize("solver", ["gd", "nesterov", "bb"])
+def test_one_host_read_per_iteration(host_reads, solver):
+    """The reads grow by one per iteration (one trial per iteration here):
+    the marginal count between a 5- and a 15-iteration fit."""
+    xp, counts = host_reads
+    X, y = make_classification(n_samples=300, n_features=6, random_state=0)
+    X = xp.asarray(X * np.logspace(-2, 2, 6))
+    y = xp.asarray(y)
+    totals = {}
+    with sklearn.config_context(array_api_dispatch=True):
+        for max_iter in (5, 15):
+            counts.clear()
+            model = GDLogisticRegression(
+                solver=solver, max_iter=max_iter, tol=0.0
+            )
+            with pytest.warns(UserWarning):  # max_iter reached, on purpose
+                model.fit(X, y)
+            assert model.n_iter_ == max_iter
+            totals[max_iter] = sum(counts.values())
+    per_iteration = (totals[15] - totals[5]) / 10
+    # nesterov evaluates twice per iteration (new and extrapolated point)
+    # but reads once; line-search retries would add reads.
+    assert per_iteration <= 1.1, totals
