@@ -19,7 +19,8 @@ Usage::
 
     pip install -e .[bench]
     python benchmarks/dask_cluster.py            # 8,000,000 x 25, ~10 min
-    python benchmarks/dask_cluster.py --rows 1000000 --output /tmp/quick.md
+    python benchmarks/dask_cluster.py --rows 400000 --features 10 --workers 2 \
+        --memory-limit 1e9 --output /tmp/quick.md      # smoke test
 
 Writes ``benchmarks/results_dask.md`` (machine, versions, load average).
 """
@@ -93,12 +94,15 @@ def main():
     parser.add_argument("--rows", type=int, default=8_000_000)
     parser.add_argument("--features", type=int, default=25)
     parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--memory-limit", type=float, default=None,
+                        help="bytes per worker (default 0.9 x the size of X; "
+                             "a worker process needs about 200 MB of its own)")
     parser.add_argument("--output", type=Path,
                         default=Path(__file__).resolve().parent / "results_dask.md")
     args = parser.parse_args()
     x_bytes = args.rows * args.features * 8
     # Each worker may hold less than X, but enough for its share of it.
-    memory_limit = int(0.9 * x_bytes)
+    memory_limit = int(args.memory_limit or 0.9 * x_bytes)
     chunk_rows = max(10_000, args.rows // (8 * args.workers))
     command = "python benchmarks/dask_cluster.py " + " ".join(sys.argv[1:])
     environment = environment_lines(command, budget=float("nan"))
@@ -157,7 +161,8 @@ def main():
         f"- data: {args.rows:,} x {args.features} float64 ({x_bytes / 2**30:.2f} GiB), "
         f"binary, feature scales 1e-3..1e3 with offsets, {X.numblocks[0]} chunks",
         f"- cluster: LocalCluster, {args.workers} worker processes x 1 thread, "
-        f"memory limit {memory_limit / 2**30:.2f} GiB per worker (< X)",
+        f"memory limit {memory_limit / 2**30:.2f} GiB per worker "
+        f"({'<' if memory_limit < x_bytes else '>='} X)",
         f"- one read of X (`X.sum()`, best of 3): {read:.3f} s",
         "",
         "## Time per iteration (plain gradient descent, fixed step)",
