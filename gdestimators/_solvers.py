@@ -42,12 +42,19 @@ from ._array_api import from_numpy, namespace, numpy_float_dtype, read_scalars
 # Fraction of the predicted decrease a line-search step must achieve.
 _SUFFICIENT_DECREASE = 1e-4
 # Objective values compared by the line searches carry rounding errors of a
-# few ulps; differences below this relative size are treated as ties.
+# few ulps; differences below this relative size are treated as ties (in
+# float64; see rounding_slack for lower precisions).
 _ROUNDING_SLACK = 1e-12
+# Objective values within this many ulps of the working precision of each
+# other are rounding noise (float32 sums of per-sample losses).
+_OBJECTIVE_NOISE_ULPS = 64
 _MAX_BACKTRACKS = 60
 # Adaptive Barzilai-Borwein (ABBmin): switch threshold on short/long step
 # ratio and the window of short steps. On raw load_digits (C=1) this took
-# 1202 iterations to tol=1e-6 against 3132 for the long step alone.
+# 1202 iterations to tol=1e-6 against 3132 for the long step alone. In
+# float32 the short steps are the harm: raw breast_cancer and digits did not
+# reach the float32 tol floor in 5000 iterations with ABBmin, and did in 1079
+# and 3432 with the long step alone (0 switches it off; see _abb_switch).
 _ABB_SWITCH = 0.8
 _ABB_WINDOW = 5
 
@@ -200,6 +207,23 @@ def check_finite(objective, iteration):
         )
 
 
+def _abb_switch(theta):
+    """ABBmin's switch threshold in float64; 0 (the long step only) below it."""
+    return _ABB_SWITCH if numpy_float_dtype(theta) == np.float64 else 0.0
+
+
+def rounding_slack(theta):
+    """Relative difference of objective values treated as a tie.
+
+    ``_ROUNDING_SLACK`` in float64; in float32, whose objective values carry
+    rounding errors near 1e-7 relative, ``_OBJECTIVE_NOISE_ULPS`` ulps: a
+    rise within rounding is then neither a divergence nor a reason to
+    restart or backtrack.
+    """
+    eps = float(np.finfo(numpy_float_dtype(theta)).eps)
+    return max(_ROUNDING_SLACK, _OBJECTIVE_NOISE_ULPS * eps)
+
+
 def _raise_divergence(problem, learning_rate, before, after, iteration):
     stable = 2.0 * inverse_lipschitz(problem)
     raise DivergenceError(
@@ -257,6 +281,7 @@ def gradient_descent(problem, theta, *, learning_rate, max_iter, tol, log):
     ``2/L``) raises :class:`DivergenceError`.
     """
     step = _initial_step(problem, learning_rate, "gd")
+    slack = rounding_slack(theta)
     _, gradient, objective, violation, done = _start(problem, theta, tol)
     iteration = 0
     while not done and iteration < max_iter:
@@ -267,7 +292,7 @@ def gradient_descent(problem, theta, *, learning_rate, max_iter, tol, log):
             problem.objective(theta_next, value), problem.violation(theta_next, gradient)
         )
         if learning_rate != "auto" and not (
-            objective_next <= objective + _ROUNDING_SLACK * abs(objective)
+            objective_next <= objective + slack * abs(objective)
         ):
             _raise_divergence(problem, step, objective, objective_next, iteration)
         check_finite(objective_next, iteration)
@@ -288,6 +313,7 @@ def accelerated(problem, theta, *, learning_rate, max_iter, tol, log):
     """
     fixed = learning_rate != "auto"
     lipschitz = 1.0 / _initial_step(problem, learning_rate, "nesterov")
+    slack = rounding_slack(theta)
     value, gradient, objective, violation, done = _start(problem, theta, tol)
     x = theta
     y, value_y, gradient_y = x, value, gradient
@@ -311,7 +337,7 @@ def accelerated(problem, theta, *, learning_rate, max_iter, tol, log):
             if fixed:
                 break
             model = at_y + slope + 0.5 * lipschitz * squared_move
-            if at_next <= model + _ROUNDING_SLACK * abs(at_y):
+            if at_next <= model + slack * abs(at_y):
                 break
             lipschitz *= 2.0
         else:
@@ -319,11 +345,11 @@ def accelerated(problem, theta, *, learning_rate, max_iter, tol, log):
             break
         restarted_from_rest = momentum_t == 1.0
         if fixed and restarted_from_rest and not (
-            objective_next <= objective + _ROUNDING_SLACK * abs(objective)
+            objective_next <= objective + slack * abs(objective)
         ):
             _raise_divergence(problem, step, objective, objective_next, iteration)
         check_finite(objective_next, iteration)
-        if objective_next > objective + _ROUNDING_SLACK * abs(objective):
+        if objective_next > objective + slack * abs(objective):
             # Adaptive restart: the momentum overshot. Rises within rounding
             # do not count: near the optimum they would restart every other
             # iteration and reduce the method to plain gradient descent.
@@ -349,7 +375,8 @@ def barzilai_borwein(problem, theta, *, learning_rate, max_iter, tol, log, memor
 
     The long step ``<s, s> / <s, r>`` and the short step ``<s, r> / <r, r>``
     (``s`` the last move, ``r`` the change of gradient) imitate a Newton step
-    along the path; the adaptive rule of [5]_ picks between them. A non-monotone line search
+    along the path; the adaptive rule of [5]_ picks between them in float64
+    (float32 takes the long step). A non-monotone line search
     [4]_ (sufficient decrease against the largest of the last ``memory``
     objectives) keeps it globally convergent while letting the objective rise
     now and then, which is where BB's speed comes from. One evaluation per
@@ -359,6 +386,8 @@ def barzilai_borwein(problem, theta, *, learning_rate, max_iter, tol, log, memor
         step = 1.0
     else:
         step = _initial_step(problem, learning_rate, "bb")
+    slack = rounding_slack(theta)
+    switch = _abb_switch(theta)
     _, gradient, objective, violation, done = _start(problem, theta, tol)
     recent = deque([objective], maxlen=memory)
     recent_short_steps = deque(maxlen=_ABB_WINDOW)
@@ -386,7 +415,7 @@ def barzilai_borwein(problem, theta, *, learning_rate, max_iter, tol, log, memor
             allowed = (
                 reference
                 - 0.5 * _SUFFICIENT_DECREASE * (squared_move / step)
-                + _ROUNDING_SLACK * abs(reference)
+                + slack * abs(reference)
             )
             if objective_next <= allowed or _certified_descent(
                 problem, objective, objective_next, slope_next, move
@@ -410,7 +439,7 @@ def barzilai_borwein(problem, theta, *, learning_rate, max_iter, tol, log, memor
             # ABBmin [5]_: the short step, at its smallest over a few
             # iterations, when the two BB steps disagree (the gradient is
             # turning); the long one otherwise.
-            if short_step < _ABB_SWITCH * long_step:
+            if short_step < switch * long_step:
                 step = min(recent_short_steps)
             else:
                 step = long_step
@@ -424,11 +453,6 @@ def barzilai_borwein(problem, theta, *, learning_rate, max_iter, tol, log, memor
     return SolverResult(
         theta, len(log.objective_curve), done, violation, log.objective_curve, stalled
     )
-
-
-# Objective values within this many ulps of each other are rounding noise
-# for the descent certificate below (float32 sums of per-sample losses).
-_OBJECTIVE_NOISE_ULPS = 64
 
 
 def _certified_descent(problem, objective, objective_next, slope_next, move):
