@@ -31,13 +31,12 @@ References
 """
 
 import math
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
 
-from ._array_api import from_numpy, namespace, numpy_float_dtype, read_scalars
+from ._array_api import array_device, from_numpy, namespace, numpy_float_dtype, read_scalars
 
 # Fraction of the predicted decrease a line-search step must achieve.
 _SUFFICIENT_DECREASE = 1e-4
@@ -380,82 +379,115 @@ def barzilai_borwein(problem, theta, *, learning_rate, max_iter, tol, log, memor
     [4]_ (sufficient decrease against the largest of the last ``memory``
     objectives) keeps it globally convergent while letting the objective rise
     now and then, which is where BB's speed comes from. One evaluation per
-    accepted iteration: the new point's gradient is computed with its value.
+    iteration: the new point's gradient is computed with its value.
+
+    Every decision is taken where the data live, without reading a scalar:
+    a trial point that fails the line search is not taken, and the next
+    iteration retries from the same point with a quarter of the step. The
+    host reads the iteration's objective, stop test and step every
+    ``_read_interval`` iterations (every iteration for host arrays, where a
+    read costs nothing), so a GPU is not made to wait once per iteration.
     """
+    xp = namespace(theta)
     if learning_rate == "auto" and problem.unit_diagonal:
-        step = 1.0
+        first_step = 1.0
     else:
-        step = _initial_step(problem, learning_rate, "bb")
+        first_step = _initial_step(problem, learning_rate, "bb")
     slack = rounding_slack(theta)
     switch = _abb_switch(theta)
-    _, gradient, objective, violation, done = _start(problem, theta, tol)
-    recent = deque([objective], maxlen=memory)
-    recent_short_steps = deque(maxlen=_ABB_WINDOW)
+    noise = _OBJECTIVE_NOISE_ULPS * float(np.finfo(numpy_float_dtype(theta)).eps)
+    smooth_only = not problem.penalty.has_l1
+    every = _read_interval(theta)
+    _, gradient, start_objective, violation, done = _start(problem, theta, tol)
+
+    def scalar(value):
+        return xp.asarray(value, dtype=theta.dtype, device=array_device(theta))
+
+    def filled(length, value):
+        return xp.full((length,), value, dtype=theta.dtype, device=array_device(theta))
+
+    step = scalar(first_step)
+    objective = scalar(start_objective)
+    # The last `memory` accepted objectives (-inf: none yet), the last
+    # short steps (inf: none yet), consecutive refusals.
+    recent = xp.concat([objective[None], filled(memory - 1, -math.inf)])
+    short_steps = filled(_ABB_WINDOW, math.inf)
+    refusals = scalar(0.0)
+    unread = []
     iteration = 0
     stalled = False
     while not done and iteration < max_iter:
         iteration += 1
-        reference = max(recent)
-        for _ in range(_MAX_BACKTRACKS):
-            if not step > 0.0:
-                break
-            theta_next = problem.penalty.prox(theta - step * gradient, step)
-            move = theta_next - theta
-            value_next, gradient_next = problem.smooth(theta_next)
-            gradient_change = gradient_next - gradient
-            # Everything the acceptance test and the next step need, read
-            # at once (unused if the trial is refused: cheap vector sums).
-            (objective_next, squared_move, slope_next, curvature, squared_change,
-             violation_next) = read_scalars(
-                problem.objective(theta_next, value_next), dot(move, move),
-                dot(gradient_next, move), dot(move, gradient_change),
-                dot(gradient_change, gradient_change),
-                problem.violation(theta_next, gradient_next),
+        theta_next = problem.penalty.prox(theta - step * gradient, step)
+        move = theta_next - theta
+        value_next, gradient_next = problem.smooth(theta_next)
+        objective_next = problem.objective(theta_next, value_next)
+        change = gradient_next - gradient
+        squared_move, curvature = dot(move, move), dot(move, change)
+        reference = xp.max(recent)
+        allowed = (reference - 0.5 * _SUFFICIENT_DECREASE * squared_move / step
+                   + slack * xp.abs(reference))
+        accept = objective_next <= allowed
+        if smooth_only:
+            accept = accept | _certified_descent(
+                objective, objective_next, dot(gradient_next, move), noise
             )
-            allowed = (
-                reference
-                - 0.5 * _SUFFICIENT_DECREASE * (squared_move / step)
-                + slack * abs(reference)
-            )
-            if objective_next <= allowed or _certified_descent(
-                problem, objective, objective_next, slope_next, move
-            ):
-                break
-            step *= 0.25
-        else:
-            step = 0.0
-        if not step > 0.0 or squared_move == 0.0:
-            # No step size gives a decrease, or the only step accepted is
-            # one that rounds away: rounding errors of the working precision
-            # exceed the remaining progress.
-            stalled = True
-            break
-        check_finite(objective_next, iteration)
-        previous_step = step
-        if curvature > 0.0:
-            long_step = squared_move / curvature
-            short_step = curvature / squared_change
-            recent_short_steps.append(short_step)
-            # ABBmin [5]_: the short step, at its smallest over a few
-            # iterations, when the two BB steps disagree (the gradient is
-            # turning); the long one otherwise.
-            if short_step < switch * long_step:
-                step = min(recent_short_steps)
-            else:
-                step = long_step
-            if not math.isfinite(step):
-                step = previous_step
-        theta, gradient, objective = theta_next, gradient_next, objective_next
-        recent.append(objective)
-        violation = violation_next
-        log.record(iteration, theta, objective, violation, step)
+        # A move that rounds away is no progress: refused like a bad step.
+        accept = accept & (squared_move > 0)
+        # ABBmin [5]_: the short step, at its smallest over a few
+        # iterations, when the two BB steps disagree (the gradient is
+        # turning); the long one otherwise. Without positive curvature
+        # along the move, the step is kept.
+        turning = curvature > 0
+        long_step = squared_move / xp.where(turning, curvature, scalar(1.0))
+        short_step = curvature / xp.where(turning, dot(change, change), scalar(1.0))
+        short_steps = xp.where(
+            accept & turning, xp.concat([short_steps[1:], short_step[None]]), short_steps
+        )
+        next_step = xp.where(short_step < switch * long_step, xp.min(short_steps), long_step)
+        next_step = xp.where(turning & xp.isfinite(next_step), next_step, step)
+        step = xp.where(accept, next_step, 0.25 * step)
+        theta = xp.where(accept, theta_next, theta)
+        gradient = xp.where(accept, gradient_next, gradient)
+        objective = xp.where(accept, objective_next, objective)
+        recent = xp.where(accept, xp.concat([recent[1:], objective[None]]), recent)
+        refusals = xp.where(accept, scalar(0.0), refusals + 1)
+        unread.append((theta, objective, problem.violation(theta, gradient), step))
+        # The first iteration is read at once: it is often the last (one
+        # step solves least squares in the decorrelated coordinates).
+        if iteration % every and 1 < iteration < max_iter:
+            continue
+        # The read: every pending iteration's objective, violation and step,
+        # and the count of consecutive refusals, in one transfer.
+        values = read_scalars(*(v for entry in unread for v in entry[1:]), refusals)
+        for index, (theta_i, *_) in enumerate(unread):
+            objective_i, violation, step_i = values[3 * index: 3 * index + 3]
+            check_finite(objective_i, iteration - len(unread) + index + 1)
+            log.record(iteration - len(unread) + index + 1, theta_i, objective_i,
+                       violation, step_i)
+        unread = []
         done = violation <= tol
+        # No step size gives a decrease: rounding errors of the working
+        # precision exceed the remaining progress.
+        stalled = values[-1] >= _MAX_BACKTRACKS or not step_i > 0.0
+        if stalled and not done:
+            break
     return SolverResult(
-        theta, len(log.objective_curve), done, violation, log.objective_curve, stalled
+        theta, len(log.objective_curve), done, violation, log.objective_curve,
+        stalled and not done,
     )
 
 
-def _certified_descent(problem, objective, objective_next, slope_next, move):
+#: Iterations between host reads of the barzilai_borwein loop for data on a
+#: device (numpy data are read every iteration: reading costs nothing there).
+_DEVICE_READ_INTERVAL = 8
+
+
+def _read_interval(theta):
+    return 1 if isinstance(theta, np.ndarray) else _DEVICE_READ_INTERVAL
+
+
+def _certified_descent(objective, objective_next, slope_next, noise):
     """Whether a step is proven to descend although objective values cannot tell.
 
     Near the optimum in float32 the decrease of a good step (about
@@ -464,16 +496,11 @@ def _certified_descent(problem, objective, objective_next, slope_next, move):
     at random and the iteration stalls. The gradient stays accurate, and for
     a convex smooth objective a slope ``<grad f(theta_next), move> <= 0`` at
     the new point proves that ``f`` decreased all along the move. This
-    certificate is used only where the objectives differ by rounding noise,
-    and not with an L1 part (whose prox step the slope does not describe).
-    ``slope_next`` is that inner product, already read to the host.
+    certificate applies only where the objectives differ by rounding noise
+    (``noise``, relative), and not with an L1 part (whose prox step the slope
+    does not describe). Arguments and result are 0-d arrays.
     """
-    if problem.penalty.has_l1:
-        return False
-    eps = float(np.finfo(numpy_float_dtype(move)).eps)
-    if not objective_next <= objective + _OBJECTIVE_NOISE_ULPS * eps * abs(objective):
-        return False
-    return slope_next <= 0.0
+    return (objective_next <= objective + noise * abs(objective)) & (slope_next <= 0.0)
 
 
 SOLVERS = {

@@ -102,17 +102,19 @@ def host_reads(monkeypatch):
     return xp, counts
 
 
-@pytest.mark.parametrize("solver", ["gd", "nesterov", "bb"])
-def test_one_host_read_per_iteration(host_reads, solver):
-    """The reads grow by one per iteration (one trial per iteration here):
-    the marginal count between a 5- and a 15-iteration fit."""
+@pytest.mark.parametrize("solver, most", [("gd", 1.1), ("nesterov", 1.1), ("bb", 0.2)])
+def test_host_reads_per_iteration(host_reads, solver, most):
+    """The marginal count of reads between an 8- and a 24-iteration fit: one
+    per iteration for gd and nesterov (one trial per iteration here), one
+    per 8 iterations for bb (the default), whose line search decides on the
+    device."""
     xp, counts = host_reads
     X, y = make_classification(n_samples=300, n_features=6, random_state=0)
     X = xp.asarray(X * np.logspace(-2, 2, 6))
     y = xp.asarray(y)
     totals = {}
     with sklearn.config_context(array_api_dispatch=True):
-        for max_iter in (5, 15):
+        for max_iter in (8, 24):
             counts.clear()
             model = GDLogisticRegression(
                 solver=solver, max_iter=max_iter, tol=0.0
@@ -121,7 +123,7 @@ def test_one_host_read_per_iteration(host_reads, solver):
                 model.fit(X, y)
             assert model.n_iter_ == max_iter
             totals[max_iter] = sum(counts.values())
-    per_iteration = (totals[15] - totals[5]) / 10
+    per_iteration = (totals[24] - totals[8]) / 16
     # nesterov evaluates twice per iteration (new and extrapolated point)
     # but reads once; line-search retries would add reads.
-    assert per_iteration <= 1.1, totals
+    assert per_iteration <= most, totals
