@@ -11,9 +11,10 @@ subgradient of ``F`` (the gradient itself when there is no L1 part), divided by
 ``problem.gradient_scale``, must fall below ``tol``.
 
 The loops stay where the data live (a GPU, say): objective values, inner
-products and the stop test are 0-d arrays there, and each trial point reads
-all the scalars its decisions need in one host transfer
-(:func:`._array_api.read_scalars`).
+products and the stop test are 0-d arrays there. ``gd`` and ``nesterov``
+read all the scalars a trial point's decisions need in one host transfer
+(:func:`._array_api.read_scalars`); ``bb`` decides on the device and reads
+only every few iterations.
 
 References
 ----------
