@@ -183,23 +183,48 @@ def moments_from_scaled(mean, magnitude, scaled_covariance, with_correlation):
 def _sparse_scaled_moments(X, s, centered, full):
     """Mean, column magnitudes, and the covariance of ``X / magnitude``.
 
-    Only the diagonal of the covariance is filled unless ``full``.
+    Only the diagonal of the covariance is filled unless ``full``. Rows are
+    read in blocks of about ``_SPARSE_BLOCK_NNZ`` stored entries, so that the
+    scaled copies live one block at a time, never the size of ``X``.
     """
     n_features = X.shape[1]
     p = np.asarray(s, dtype=np.float64) / np.sum(s, dtype=np.float64)
     X = sp.csr_array(X)
-    magnitude = np.asarray(abs(X).max(axis=0).todense(), dtype=np.float64).ravel()
+    blocks = _sparse_row_blocks(X)
+    magnitude = np.zeros(n_features)
+    for block in blocks:
+        block_magnitude = abs(X[block]).max(axis=0).toarray().ravel()
+        magnitude = np.maximum(magnitude, block_magnitude)
     magnitude[magnitude == 0] = 1.0
-    scaled = sp.csr_array(X.multiply(1.0 / magnitude[None, :]), dtype=np.float64)
-    scaled_mean = np.asarray(scaled.T @ p) if centered else np.zeros(n_features)
+    inverse_magnitude = 1.0 / magnitude[None, :]
+    scaled_sum = np.zeros(n_features)
+    second = np.zeros((n_features, n_features) if full else n_features)
+    for block in blocks:
+        scaled = sp.csr_array(X[block].multiply(inverse_magnitude), dtype=np.float64)
+        p_block = p[block]
+        scaled_sum += scaled.T @ p_block
+        if full:
+            second += _dense(scaled.T @ sp.csr_array(scaled.multiply(p_block[:, None])))
+        else:
+            scaled.data **= 2
+            second += scaled.T @ p_block
+    scaled_mean = scaled_sum if centered else np.zeros(n_features)
     if full:
-        weighted = sp.csr_array(scaled.multiply(p[:, None]))
-        covariance = _dense(scaled.T @ weighted) - np.outer(scaled_mean, scaled_mean)
+        covariance = second - np.outer(scaled_mean, scaled_mean)
     else:
-        squared = scaled.copy()
-        squared.data **= 2
-        covariance = np.diag(np.asarray(squared.T @ p) - scaled_mean**2)
+        covariance = np.diag(second - scaled_mean**2)
     return scaled_mean * magnitude, magnitude, covariance
+
+
+#: Stored entries of a sparse X read per block by the moments.
+_SPARSE_BLOCK_NNZ = 2**18
+
+
+def _sparse_row_blocks(X):
+    """Slices of rows of the CSR ``X`` holding about ``_SPARSE_BLOCK_NNZ`` entries."""
+    n_rows = X.shape[0]
+    rows = max(1, int(_SPARSE_BLOCK_NNZ * n_rows / max(X.nnz, 1)))
+    return [slice(start, min(start + rows, n_rows)) for start in range(0, n_rows, rows)]
 
 
 def _dense_scaled_moments(X, s, centered, full):
