@@ -20,6 +20,7 @@ import warnings
 
 import numpy as np
 import pytest
+from _assertions import assert_close  # tests/ is on pytest's pythonpath
 from sklearn.datasets import load_breast_cancer, load_digits, load_iris
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
@@ -33,20 +34,6 @@ SKLEARN_LOGISTIC_RTOL = 1e-4
 # keeps a non-converging case fast (and it then fails on its warning).
 TIGHT = dict(tol=1e-10, max_iter=5000)
 SOLVERS = ["auto", "gd", "nesterov", "bb"]
-
-
-def assert_close(actual, desired, rtol=RTOL, what="coefficients"):
-    """``max|actual - desired| <= rtol * max(1, max|desired|)``, all finite."""
-    actual = np.asarray(actual, dtype=np.float64)
-    desired = np.asarray(desired, dtype=np.float64)
-    assert actual.shape == desired.shape, (what, actual.shape, desired.shape)
-    assert np.all(np.isfinite(actual)), f"non-finite {what}: {actual}"
-    scale = max(1.0, float(np.max(np.abs(desired), initial=0.0)))
-    error = float(np.max(np.abs(actual - desired), initial=0.0))
-    assert error <= rtol * scale, (
-        f"{what} differ by {error:.3g} (allowed {rtol * scale:.3g})\n"
-        f"actual:  {actual}\ndesired: {desired}"
-    )
 
 
 def assert_finite_fit(model):

@@ -35,6 +35,7 @@ logistic fits is against the Newton reference.
 import warnings
 
 import numpy as np
+from _assertions import assert_close  # tests/ is on pytest's pythonpath
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.special import expit, softmax
@@ -65,20 +66,6 @@ preconditioners = st.sampled_from(PRECONDITIONERS)
 # ---------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------
-
-
-def assert_close(actual, desired, rtol=RTOL, what="coefficients"):
-    """``max|actual - desired| <= rtol * max(1, max|desired|)``."""
-    actual = np.asarray(actual, dtype=np.float64)
-    desired = np.asarray(desired, dtype=np.float64)
-    assert actual.shape == desired.shape, (what, actual.shape, desired.shape)
-    assert np.all(np.isfinite(actual)), f"non-finite {what}: {actual}"
-    scale = max(1.0, float(np.max(np.abs(desired), initial=0.0)))
-    error = float(np.max(np.abs(actual - desired), initial=0.0))
-    assert error <= rtol * scale, (
-        f"{what} differ by {error:.3g} (allowed {rtol * scale:.3g})\n"
-        f"actual:  {actual}\ndesired: {desired}"
-    )
 
 
 def fit_quietly(estimator, X, y, sample_weight=None):
