@@ -14,7 +14,7 @@ one process:
   unit of the time axis),
 * ``LogisticRegression(tol=1e-10, max_iter=10**6)``,
 * ``GDLogisticRegression()`` (``bb``) and with ``solver="nesterov"`` (plain
-  ``gd``, the slowest of the three on every data set of ``run.py``, is left out),
+  ``gd``, the note's baseline, is left out to keep a run under half an hour),
 * a reference that is not an estimator: scipy's L-BFGS on the very objective
   ``GDLogisticRegression()`` minimises, in its preconditioned coordinates. It
   separates what the coordinates give (shared with our solvers) from what a
@@ -233,7 +233,7 @@ def profile(dataset, budget):
 
 
 def gap_at(curve, seconds, best):
-    """Relative gap of the last snapshot taken by ``seconds`` (None: none yet)."""
+    """Relative gap of the best snapshot taken by ``seconds`` (None: none yet)."""
     reached = [objective for elapsed, _, objective in curve if elapsed <= seconds]
     return (min(reached) - best) / abs(best) if reached else None
 
