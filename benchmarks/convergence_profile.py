@@ -44,7 +44,7 @@ from gdestimators._problem import build_problem
 
 # benchmarks/ is on sys.path when run as a script.
 from datasets import LOADERS
-from run import environment_lines, logistic_objective
+from run import _markdown_table, environment_lines, logistic_objective
 
 HERE = Path(__file__).resolve().parent
 #: Snapshots are kept at iterations k with k >= next_snapshot, which then grows
@@ -116,12 +116,15 @@ class IterationTrace:
         if self.iterations >= self._next_snapshot or over_budget:
             self._next_snapshot = max(self.iterations + 1,
                                       self._next_snapshot * SNAPSHOT_GROWTH)
-            coef, intercept = coefficients()
-            self.snapshots.append((elapsed, self.iterations,
-                                   np.array(coef, dtype=np.float64),
-                                   np.array(intercept, dtype=np.float64)))
+            self.add_snapshot(elapsed, *coefficients())
         if over_budget:
             raise BudgetSpent
+
+    def add_snapshot(self, elapsed, coef, intercept):
+        """Keep a float64 copy of ``(coef_, intercept_)`` at ``elapsed`` seconds."""
+        self.snapshots.append((elapsed, self.iterations,
+                               np.array(coef, dtype=np.float64),
+                               np.array(intercept, dtype=np.float64)))
 
 
 def traced_fit(estimator, X, y, budget):
@@ -143,9 +146,7 @@ def traced_fit(estimator, X, y, budget):
     if not status.startswith("stopped at"):
         # The solution itself, in case the last iteration fell between
         # snapshots.
-        trace.snapshots.append((seconds, trace.iterations,
-                                np.array(estimator.coef_, dtype=np.float64),
-                                np.array(estimator.intercept_, dtype=np.float64)))
+        trace.add_snapshot(seconds, estimator.coef_, estimator.intercept_)
     return trace, seconds, status
 
 
@@ -195,7 +196,7 @@ def lbfgs_in_preconditioned_coordinates(X, y, budget, C=1.0):
     status = (f"stopped at the {budget:.0f} s budget" if seconds > budget
               else f"ended: {result.message}")
     w, b = model.coefficients(result.x.reshape(theta.shape))
-    trace.snapshots.append((seconds, trace.iterations, w.T.copy(), b.copy()))
+    trace.add_snapshot(seconds, w.T, b)
     return trace, seconds, status
 
 
@@ -267,9 +268,8 @@ def report(dataset, reference_seconds, rows, environment):
         "first snapshot within it, so it is an upper bound by at most 5% of the "
         "iterations.",
         "", "## Relative gap at multiples of T", "",
-        "| estimator | status | " + " | ".join(f"{m} T" for m in TIME_MULTIPLES) + " |",
-        "|---|---|" + "---|" * len(TIME_MULTIPLES),
     ]
+    gap_rows = []
     for row in rows:
         cells = []
         for multiple in TIME_MULTIPLES:
@@ -279,19 +279,21 @@ def report(dataset, reference_seconds, rows, environment):
             unknown = row["status"].startswith("stopped at") and seconds > row["seconds"]
             gap = gap_at(row["curve"], seconds, best)
             cells.append("—" if unknown or gap is None else f"{gap:.1e}")
-        lines.append(f"| `{row['name']}` | {row['status']} after {row['seconds']:.1f} s | "
-                     + " | ".join(cells) + " |")
-    lines += [
-        "", "## Time (s) and iterations to a relative gap", "",
-        "| estimator | " + " | ".join(f"{gap:.0e}" for gap in GAP_LEVELS) + " |",
-        "|---|" + "---|" * len(GAP_LEVELS),
-    ]
+        gap_rows.append([f"`{row['name']}`",
+                         f"{row['status']} after {row['seconds']:.1f} s", *cells])
+    lines.append(_markdown_table(
+        ["estimator", "status", *(f"{m} T" for m in TIME_MULTIPLES)], gap_rows
+    ))
+    time_rows = []
     for row in rows:
-        cells = []
-        for gap in GAP_LEVELS:
-            hit = time_to_gap(row["curve"], gap, best)
-            cells.append("not reached" if hit is None else f"{hit[0]:.1f} s ({hit[1]} it)")
-        lines.append(f"| `{row['name']}` | " + " | ".join(cells) + " |")
+        hits = (time_to_gap(row["curve"], gap, best) for gap in GAP_LEVELS)
+        time_rows.append([f"`{row['name']}`", *(
+            "not reached" if hit is None else f"{hit[0]:.1f} s ({hit[1]} it)"
+            for hit in hits
+        )])
+    lines += ["", "## Time (s) and iterations to a relative gap", "", _markdown_table(
+        ["estimator", *(f"{gap:.0e}" for gap in GAP_LEVELS)], time_rows
+    )]
     return "\n".join(lines) + "\n"
 
 
