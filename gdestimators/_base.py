@@ -1,5 +1,6 @@
 """Plumbing shared by both estimators: parameters, validation, solving, attributes."""
 
+import functools
 import warnings
 from numbers import Integral, Real
 
@@ -8,23 +9,24 @@ from sklearn.base import BaseEstimator
 from sklearn.callback import CallbackSupportMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import _check_sample_weight, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ._array_api import (
+    check_same_namespace,
     from_numpy,
     get_namespace_and_device,
     is_dask_collection,
     move_to,
     namespace,
     numpy_float_dtype,
-    read_scalars,
     to_float,
 )
 from ._callbacks import IterationCallbacks
+from ._moments import RunningMoments
 from ._objectives import predict
-from ._preconditioning import Preconditioner, RunningMoments, preconditioner_from_moments
+from ._preconditioning import Preconditioner, preconditioner_from_moments
 from ._problem import build_problem
-from ._solvers import SOLVERS, IterationLog, check_finite, inverse_lipschitz
+from ._solvers import SOLVERS, IterationLog, decaying_step, inverse_lipschitz
 
 #: Solver used by ``solver="auto"``; chosen by ``benchmarks/``.
 AUTO_SOLVER = "bb"
@@ -117,27 +119,16 @@ class GDBase(CallbackSupportMixin, BaseEstimator):
             return None
         return coef.T, intercept
 
-    def _initial_theta(self, model, previous, initial_intercept):
-        """Parameters to start from: ``previous`` ``(w, b)`` if given, else zeros.
+    def _effective_tol(self, X):
+        """``tol``, raised to a few ulps of ``X``'s dtype.
 
-        From zeros, the intercept starts at its best value for ``w = 0``
-        (exact for least squares with centering), which saves the iterations
-        otherwise spent finding the mean.
+        Below a few ulps of the working precision the gradient is rounding
+        noise: float32 data cannot resolve a scaled gradient of 1e-8.
         """
-        if previous is not None:
-            return model.initial_theta(*previous)
-        theta = model.initial_theta()
-        if self.fit_intercept and initial_intercept is not None:
-            coef = namespace(theta).zeros_like(theta[: model.n_features, ...])
-            theta = model.initial_theta(coef, initial_intercept)
-        return theta
+        return max(self.tol, TOL_FLOOR_ULPS * float(np.finfo(numpy_float_dtype(X)).eps))
 
-    def _solve(self, X, y, Y, sample_weight, loss, *, l2_strength, l1_strength,
-               gradient_scale, initial_intercept, output_scale=1.0):
-        """Minimise the objective and store the fitted attributes.
-
-        ``output_scale`` multiplies the solution (and its square the
-        objective values) when the targets were divided by it.
+    def _solve(self, X, y, sample_weight, settings):
+        """Minimise the objective of ``settings`` and store the fitted attributes.
 
         Sets ``coef_`` and ``intercept_`` (through ``_coefficient_attributes``),
         ``n_iter_`` and ``loss_curve_``, and feeds the callbacks set with
@@ -146,37 +137,26 @@ class GDBase(CallbackSupportMixin, BaseEstimator):
         # A full fit starts a new stream for any later partial_fit.
         self.__dict__.pop("_stream_moments", None)
         problem, model = build_problem(
-            X, Y, sample_weight, loss,
-            l2_strength=l2_strength, l1_strength=l1_strength,
-            fit_intercept=self.fit_intercept, precondition=self.precondition,
-            gradient_scale=gradient_scale,
+            X, settings, sample_weight, fit_intercept=self.fit_intercept,
+            precondition=self.precondition,
         )
-        previous = self._warm_start_coefficients(X.shape[1], Y.shape[0])
-        if previous is not None:
-            previous = tuple(array / output_scale for array in previous)
-        theta = self._initial_theta(model, previous, initial_intercept)
-
-        def coefficients_at(theta):
-            w, b = model.coefficients(theta)
-            return w * output_scale, b * output_scale
-
-        def attributes_at(theta):
-            return self._coefficient_attributes(*coefficients_at(theta), y.ndim)
-
-        # Below a few ulps of the working precision the gradient is rounding
-        # noise: float32 data cannot resolve a scaled gradient of 1e-8.
-        tol = max(self.tol, TOL_FLOOR_ULPS * float(np.finfo(numpy_float_dtype(X)).eps))
+        n_outputs = settings.targets.shape[0]
+        theta = model.start(self._warm_start_coefficients(X.shape[1], n_outputs))
+        tol = self._effective_tol(X)
         solver_name = AUTO_SOLVER if self.solver == "auto" else self.solver
         context = self._init_callback_context(max_subtasks=self.max_iter + 1)
         metadata = {"sample_weight": sample_weight}
         context.call_on_fit_task_begin(estimator=self, X=X, y=y, metadata=metadata)
         callbacks = None
         if getattr(self, "_skl_callbacks", None):
-            callbacks = IterationCallbacks(context, self, X, y, metadata, attributes_at)
+            callbacks = IterationCallbacks(
+                context, self, X, y, metadata,
+                lambda theta: self._coefficient_attributes(*model.coefficients(theta), y.ndim),
+            )
             callbacks.begin(theta)
         log = IterationLog(
             self.verbose, name=f"{type(self).__name__}/{solver_name}",
-            observer=callbacks,
+            observer=callbacks, output_scale=problem.output_scale,
         )
         result = SOLVERS[solver_name](
             problem, theta, learning_rate=self.learning_rate,
@@ -185,24 +165,30 @@ class GDBase(CallbackSupportMixin, BaseEstimator):
         log.finish(result.converged)
         if callbacks is not None:
             callbacks.close()
-        w, b = coefficients_at(result.theta)
+        w, b = model.coefficients(result.theta)
         self._check_finite_coefficients(w, b)
         self.n_iter_ = result.n_iter
         # A list, as in scikit-learn's MLP: its length is the number of
-        # iterations, which is not a property of the data's namespace. In
-        # units of y squared: targets beyond 1e154 make the values overflow
-        # to inf (the coefficients, solved in rescaled units, do not).
-        with np.errstate(over="ignore"):
-            curve = np.asarray(result.objective_curve) * output_scale * output_scale
-        self.loss_curve_ = curve.tolist()
+        # iterations, which is not a property of the data's namespace.
+        self.loss_curve_ = list(result.objective_curve)
+        self._warn_unless_converged(result, solver_name, tol, X.dtype)
+        for name, value in self._coefficient_attributes(w, b, y.ndim).items():
+            setattr(self, name, value)
+        context.call_on_fit_task_end(
+            estimator=self, X=X, y=y, metadata=metadata, reconstruction_attributes={}
+        )
+
+    def _warn_unless_converged(self, result, solver_name, tol, dtype):
+        """A ConvergenceWarning that says why the solver stopped and what to do."""
         if result.stalled:
             warnings.warn(
                 f"{type(self).__name__} (solver={solver_name!r}) stopped after "
                 f"{result.n_iter} iterations: no further decrease is possible at "
-                f"{X.dtype} precision, and the largest scaled gradient entry is "
+                f"{dtype} precision, and the largest scaled gradient entry is "
                 f"{result.violation:.3g} > tol={tol:g}. Use float64 data or a "
                 "larger tol.",
                 ConvergenceWarning,
+                stacklevel=2,
             )
         elif not result.converged:
             warnings.warn(
@@ -211,29 +197,22 @@ class GDBase(CallbackSupportMixin, BaseEstimator):
                 f"gradient entry is {result.violation:.3g} > tol={tol:g}. "
                 f"{self._convergence_advice()}",
                 ConvergenceWarning,
+                stacklevel=2,
             )
-        for name, value in self._coefficient_attributes(w, b, y.ndim).items():
-            setattr(self, name, value)
-        context.call_on_fit_task_end(
-            estimator=self, X=X, y=y, metadata=metadata, reconstruction_attributes={}
-        )
 
-    def _partial_fit_step(self, X, y, Y, sample_weight, loss, *, l2_strength,
-                          l1_strength, gradient_scale, initial_intercept):
-        """One proximal gradient step on the batch ``(X, Y)``.
+    def _partial_fit_step(self, X, y, sample_weight, settings):
+        """One proximal gradient step on the batch of ``settings``.
 
         The coordinates are diagonally preconditioned with the running mean
         and variance of all batches so far (full decorrelation from a few
         batches would be unreliable); the coefficients are kept in the
         original coordinates, so the preconditioner may change between
         calls. The first call fixes the base step ``1/L`` of its batch's
-        curvature bound (or ``learning_rate``). Step ``t`` has size
-        ``base / sqrt(t)``: with a constant step, cycling over batches settles
-        on a cycle biased towards the last batches; the decay shrinks that
-        bias so that epochs converge to the minimiser of the whole stream's
-        objective. ``n_iter_`` counts steps and ``loss_curve_`` holds each
-        batch's objective before its step. The stream starts from the
-        coefficients of a previous ``fit``, if any.
+        curvature bound (or ``learning_rate``); step ``t`` has size
+        ``base / sqrt(t)`` (:func:`._solvers.decaying_step`). ``n_iter_``
+        counts steps and ``loss_curve_`` holds each batch's objective before
+        its step. The stream starts from the coefficients of a previous
+        ``fit``, if any.
         """
         new_stream = not hasattr(self, "_stream_moments")
         if new_stream:
@@ -244,13 +223,12 @@ class GDBase(CallbackSupportMixin, BaseEstimator):
             self._stream_moments.update(X, sample_weight, self.fit_intercept)
             preconditioner = preconditioner_from_moments(
                 self._stream_moments.mean, self._stream_moments.std, None,
-                curvature=loss.curvature, l2_strength=l2_strength, like=X,
+                curvature=settings.loss.curvature_bound,
+                l2_strength=settings.l2_strength, like=X,
             )
         problem, model = build_problem(
-            X, Y, sample_weight, loss, l2_strength=l2_strength,
-            l1_strength=l1_strength, fit_intercept=self.fit_intercept,
-            precondition=self.precondition, gradient_scale=gradient_scale,
-            preconditioner=preconditioner,
+            X, settings, sample_weight, fit_intercept=self.fit_intercept,
+            precondition=self.precondition, preconditioner=preconditioner,
         )
         if new_stream:
             self._stream_step = (
@@ -260,17 +238,15 @@ class GDBase(CallbackSupportMixin, BaseEstimator):
             self.n_iter_ = 0
             self._stream_objectives = []
         # Continue from the last partial_fit, or from a full fit.
-        theta = self._initial_theta(
-            model, self._warm_start_coefficients(X.shape[1], Y.shape[0], force=True),
-            initial_intercept,
+        previous = self._warm_start_coefficients(
+            X.shape[1], settings.targets.shape[0], force=True
         )
-        value, gradient = problem.smooth(theta)
-        (objective,) = read_scalars(problem.objective(theta, value))
-        check_finite(objective, self.n_iter_)
+        theta, objective = decaying_step(
+            problem, model.start(previous), base_step=self._stream_step,
+            step_number=self.n_iter_ + 1,
+        )
         self.n_iter_ += 1
-        step = self._stream_step / np.sqrt(self.n_iter_)
-        theta = problem.penalty.prox(theta - step * gradient, step)
-        self._stream_objectives.append(objective)
+        self._stream_objectives.append(problem.user_objective(objective))
         w, b = model.coefficients(theta)
         self._check_finite_coefficients(w, b)
         self.loss_curve_ = list(self._stream_objectives)
@@ -322,6 +298,39 @@ class GDBase(CallbackSupportMixin, BaseEstimator):
                 "seen in fit; rescale X or refit with learning_rate='auto'."
             )
         return z
+
+
+def predict_method(output):
+    """Make a public predict-like method handle what all of them share.
+
+    The decorated method receives validated-namespace input: the wrapper
+    checks that the estimator is fitted, maps the method over the chunks of
+    a dask array (returning a lazy dask array), and checks that ``X`` is in
+    the namespace of the fitted attributes, naming the public method in the
+    error.
+
+    Parameters
+    ----------
+    output : callable
+        ``estimator -> (columns, dtype)``: the result's number of columns
+        (None for a 1-D result) and dtype, for the lazy dask result.
+    """
+
+    def decorate(method):
+        @functools.wraps(method)
+        def public_method(self, X):
+            check_is_fitted(self)
+            if is_dask_collection(X):
+                columns, dtype = output(self)
+                return self._map_over_chunks(
+                    functools.partial(public_method, self), X, columns, dtype
+                )
+            check_same_namespace(X, self, attribute="coef_", method=method.__name__)
+            return method(self, X)
+
+        return public_method
+
+    return decorate
 
 
 def weighted_mean(values, sample_weight):

@@ -5,7 +5,7 @@ memory. It is persisted once (on the workers of a ``dask.distributed``
 cluster, when one is the default scheduler) and every read of it is one
 map-reduce: the same per-block functions that read in-memory data
 (:func:`._objectives.loss_and_gradient_sums`,
-:func:`._preconditioning.first_moment_sums`, ...) run on each chunk where the
+:func:`._moments.first_moment_sums`, ...) run on each chunk where the
 chunk lives, and only their sums, of the size of the coefficients, travel
 back and are added up in a tree. The solver itself runs on the client with
 numpy parameters, exactly as for numpy data, so the fit equals the numpy fit
@@ -24,13 +24,13 @@ import dask.array as da
 import numpy as np
 from sklearn.utils.validation import check_consistent_length, validate_data
 
-from ._objectives import loss_and_gradient_sums
-from ._preconditioning import (
+from ._moments import (
     first_moment_sums,
     moments_from_scaled,
     scaled_moments,
     second_moment_sums,
 )
+from ._objectives import loss_and_gradient_sums
 
 #: dtypes fitted as they are; other numeric dtypes become float64, as
 #: scikit-learn's validation converts them.
@@ -142,18 +142,20 @@ class DaskSamples:
     """
 
     def __init__(self, X, Y, sample_weight):
+        self.Y = Y
+        self.sample_weight = sample_weight
         self.n_features = X.shape[1]
         self.like = np.empty((0, self.n_features), dtype=X.dtype)
         self.total_weight = float(np.sum(sample_weight, dtype=np.float64))
         bounds = np.cumsum((0, *X.chunks[0]))
         targets = [
             np.ascontiguousarray(Y[:, start:stop].T)
-            for start, stop in zip(bounds[:-1], bounds[1:])
+            for start, stop in zip(bounds[:-1], bounds[1:], strict=True)
         ]
         weights = np.asarray(sample_weight, dtype=X.dtype)
-        weights = [weights[start:stop] for start, stop in zip(bounds[:-1], bounds[1:])]
+        weights = [weights[start:stop] for start, stop in zip(bounds[:-1], bounds[1:], strict=True)]
         self._chunks = list(zip(
-            X.to_delayed().ravel(), *_place_on_cluster(targets, weights)
+            X.to_delayed().ravel(), *_place_on_cluster(targets, weights), strict=True
         ))
         self._first_sums = self._map_reduce(
             _first_moment_chunk, _add_then_maximum, self.total_weight
@@ -173,7 +175,7 @@ class DaskSamples:
         return float(J) / S, grad_w / S, grad_b / S
 
     def feature_moments(self, centered, with_correlation):
-        """Weighted moments, as :func:`._preconditioning.weighted_feature_moments`."""
+        """Weighted moments, as :func:`._moments.weighted_feature_moments`."""
 
         def second_sums(mean, magnitude):
             return self._map_reduce(
@@ -242,7 +244,7 @@ def _second_moment_chunk(X, Y, s, total_weight, mean, magnitude, full):
 
 def _add(first, second):
     """Combine two tuples of sums."""
-    return tuple(a + b for a, b in zip(first, second))
+    return tuple(a + b for a, b in zip(first, second, strict=True))
 
 
 def _add_then_maximum(first, second):

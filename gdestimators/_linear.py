@@ -4,17 +4,19 @@ from numbers import Real
 
 from sklearn.base import MultiOutputMixin, RegressorMixin, _fit_context
 from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import validate_data
 
-from ._array_api import check_same_namespace, is_dask_collection, namespace, to_float
+from ._array_api import is_dask_collection, namespace, to_float
 from ._base import (
     ACCEPTED_SPARSE,
     GDBase,
     float_dtypes,
     namespace_of_inputs,
+    predict_method,
     weighted_mean,
 )
-from ._objectives import SquaredError
+from ._losses import SquaredError
+from ._problem import ObjectiveSettings
 
 
 class GDLinearRegression(MultiOutputMixin, RegressorMixin, GDBase):
@@ -174,8 +176,7 @@ class GDLinearRegression(MultiOutputMixin, RegressorMixin, GDBase):
                 y_numeric=True, multi_output=True,
             )
         sample_weight = self._validate_sample_weight(sample_weight, X)
-        Y, settings = self._objective_settings(X, y, sample_weight)
-        self._solve(X, y, Y, sample_weight, SquaredError(), **settings)
+        self._solve(X, y, sample_weight, self._objective_settings(X, y, sample_weight))
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -219,34 +220,32 @@ class GDLinearRegression(MultiOutputMixin, RegressorMixin, GDBase):
             )
         sample_weight = self._validate_sample_weight(sample_weight, X)
         # Batches are not rescaled: a scale per batch would weigh them unequally.
-        Y, settings = self._objective_settings(X, y, sample_weight, rescale=False)
-        del settings["output_scale"]
-        self._partial_fit_step(X, y, Y, sample_weight, SquaredError(), **settings)
+        settings = self._objective_settings(X, y, sample_weight, rescale=False)
+        self._partial_fit_step(X, y, sample_weight, settings)
         return self
 
     def _objective_settings(self, X, y, sample_weight, rescale=True):
-        """Targets as rows ``Y`` and the keyword arguments of the solve.
+        """The objective to minimise: :class:`._problem.ObjectiveSettings`.
 
-        With ``rescale``, ``Y`` is divided by its largest magnitude ``t`` (the
-        minimiser scales with it: ``W(t y) = t W(y)`` once the L1 strength is
-        divided by ``t``), so that targets of 1e-200 or 1e200 neither underflow
-        nor overflow; ``output_scale=t`` tells the solve to scale back.
+        With ``rescale``, the targets are divided by their largest magnitude
+        ``t`` (the minimiser scales with it: ``W(t y) = t W(y)`` once the L1
+        strength is divided by ``t``), so that targets of 1e-200 or 1e200
+        neither underflow nor overflow; ``output_scale=t`` scales back.
         """
         xp = namespace(X)
-        Y = xp.astype(y, X.dtype)
-        Y = Y[None, :] if Y.ndim == 1 else Y.T
+        loss = SquaredError()
+        Y = loss.encode_targets(y, X.dtype)
         magnitude = to_float(xp.max(xp.abs(Y))) if rescale else 1.0
         if not 0.0 < magnitude < float("inf"):
             magnitude = 1.0
         Y = Y / magnitude
-        target_mean = weighted_mean(Y, sample_weight)
-        centered = Y - target_mean[:, None] if self.fit_intercept else Y
+        centered = Y - weighted_mean(Y, sample_weight)[:, None] if self.fit_intercept else Y
         spread = to_float(xp.sqrt(xp.mean(weighted_mean(centered**2, sample_weight))))
-        return Y, dict(
+        return ObjectiveSettings(
+            loss, Y,
             l2_strength=self.alpha * (1.0 - self.l1_ratio),
             l1_strength=self.alpha * self.l1_ratio / magnitude,
             gradient_scale=spread if spread > 0 else 1.0,
-            initial_intercept=target_mean,
             output_scale=magnitude,
         )
 
@@ -258,6 +257,9 @@ class GDLinearRegression(MultiOutputMixin, RegressorMixin, GDBase):
         intercept = b if self.fit_intercept else namespace(b).zeros_like(b)
         return {"coef_": w.T, "intercept_": intercept}
 
+    @predict_method(lambda self: (
+        None if self.coef_.ndim == 1 else self.coef_.shape[0], self.coef_.dtype
+    ))
     def predict(self, X):
         """Predict with the fitted linear model, ``h = w^T X + b``.
 
@@ -271,10 +273,5 @@ class GDLinearRegression(MultiOutputMixin, RegressorMixin, GDBase):
         y_pred : ndarray of shape (n_samples,) or (n_samples, n_targets)
             Predicted values; a lazy dask array for a dask ``X``.
         """
-        check_is_fitted(self)
-        if is_dask_collection(X):
-            columns = None if self.coef_.ndim == 1 else self.coef_.shape[0]
-            return self._map_over_chunks(self.predict, X, columns, self.coef_.dtype)
-        check_same_namespace(X, self, attribute="coef_", method="predict")
         z = self._decision_rows(X)
         return z[0, ...] if self.coef_.ndim == 1 else z.T

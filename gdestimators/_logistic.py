@@ -9,10 +9,9 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import validate_data
 
 from ._array_api import (
-    check_same_namespace,
     from_numpy,
     is_dask_collection,
     namespace,
@@ -25,9 +24,26 @@ from ._base import (
     GDBase,
     float_dtypes,
     namespace_of_inputs,
-    weighted_mean,
+    predict_method,
 )
-from ._objectives import BinaryLogistic, Multinomial, sigmoid, softmax
+from ._losses import classification_loss, sigmoid, softmax
+from ._problem import ObjectiveSettings
+
+
+def _logit_output(estimator):
+    """Columns and dtype of ``decision_function``: one column per logit row."""
+    n_rows = estimator.coef_.shape[0]
+    return (None if n_rows == 1 else n_rows), estimator.coef_.dtype
+
+
+def _probability_output(estimator):
+    """Columns and dtype of ``predict_proba``: one column per class."""
+    return estimator.classes_.shape[0], estimator.coef_.dtype
+
+
+def _label_output(estimator):
+    """Columns and dtype of ``predict``: one label per sample."""
+    return None, estimator.classes_.dtype
 
 
 class GDLogisticRegression(ClassifierMixin, GDBase):
@@ -200,11 +216,10 @@ class GDLogisticRegression(ClassifierMixin, GDBase):
                 f"but the data contains only one class: {self.classes_[0]!r}."
             )
         sample_weight = self._class_weighted(sample_weight, X, y, y_index)
-        Y, loss = self._one_hot(y_index, X)
-        self._solve(
-            X, y, Y, sample_weight, loss,
-            **self._objective_settings(Y, sample_weight, to_float(xp.sum(sample_weight))),
+        settings = self._objective_settings(
+            X, y_index, to_float(xp.sum(sample_weight))
         )
+        self._solve(X, y, sample_weight, settings)
         if self.C == np.inf and self._separates(X, y_index, sample_weight):
             warnings.warn(
                 "The classes are linearly separable in the training data and "
@@ -212,6 +227,7 @@ class GDLogisticRegression(ClassifierMixin, GDBase):
                 "stop growing because of tol and max_iter, and their size is "
                 "arbitrary. Use a finite C for a well-defined model.",
                 ConvergenceWarning,
+                stacklevel=2,
             )
         return self
 
@@ -306,11 +322,8 @@ class GDLogisticRegression(ClassifierMixin, GDBase):
         y_index = np.searchsorted(self.classes_, y)
         sample_weight = self._class_weighted(sample_weight, X, y, y_index)
         self._stream_weight += to_float(xp.sum(sample_weight))
-        Y, loss = self._one_hot(y_index, X)
-        self._partial_fit_step(
-            X, y, Y, sample_weight, loss,
-            **self._objective_settings(Y, sample_weight, self._stream_weight),
-        )
+        settings = self._objective_settings(X, y_index, self._stream_weight)
+        self._partial_fit_step(X, y, sample_weight, settings)
         return self
 
     def _class_weighted(self, sample_weight, X, y, y_index):
@@ -330,29 +343,21 @@ class GDLogisticRegression(ClassifierMixin, GDBase):
             )
         return sample_weight
 
-    def _one_hot(self, y_index, X):
-        """Targets as rows: 0/1 for two classes (sigmoid), one-hot for more.
+    def _objective_settings(self, X, y_index, total_weight):
+        """The objective to minimise: :class:`._problem.ObjectiveSettings`.
 
-        Built on the host from the class indices, then moved to ``X``'s
-        namespace, device and dtype.
+        The loss is the sigmoid cross-entropy for two classes and the
+        softmax one for more; its targets are built on the host from the
+        class indices, then moved to ``X``'s namespace, device and dtype.
+        The penalty is scikit-learn's divided by ``C * total_weight``.
         """
-        n_classes = self.classes_.shape[0]
-        dtype = numpy_float_dtype(X)
-        if n_classes == 2:
-            Y = (y_index == 1).astype(dtype)[None, :]
-            return from_numpy(Y, like=X), BinaryLogistic()
-        Y = np.zeros((n_classes, y_index.shape[0]), dtype=dtype)
-        Y[y_index, np.arange(y_index.shape[0])] = 1.0
-        return from_numpy(Y, like=X), Multinomial()
-
-    def _objective_settings(self, Y, sample_weight, total_weight):
-        """Keyword arguments of the solve: the mean-form penalty strengths."""
+        loss = classification_loss(self.classes_.shape[0])
+        targets = from_numpy(loss.encode_targets(y_index, numpy_float_dtype(X)), like=X)
         penalty_strength = 1.0 / (self.C * total_weight)
-        return dict(
+        return ObjectiveSettings(
+            loss, targets,
             l2_strength=penalty_strength * (1.0 - self.l1_ratio),
             l1_strength=penalty_strength * self.l1_ratio,
-            gradient_scale=1.0,
-            initial_intercept=_prior_log_odds(Y, sample_weight),
         )
 
     def _coefficient_attributes(self, w, b, target_ndim):
@@ -360,6 +365,7 @@ class GDLogisticRegression(ClassifierMixin, GDBase):
         intercept = b if self.fit_intercept else namespace(b).zeros_like(b)
         return {"coef_": w.T, "intercept_": intercept}
 
+    @predict_method(_logit_output)
     def decision_function(self, X):
         """Compute the logits ``z = w^T x + b``.
 
@@ -373,16 +379,10 @@ class GDLogisticRegression(ClassifierMixin, GDBase):
         scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
             For two classes, positive means ``classes_[1]``.
         """
-        check_is_fitted(self)
-        if is_dask_collection(X):
-            columns = None if self.coef_.shape[0] == 1 else self.coef_.shape[0]
-            return self._map_over_chunks(
-                self.decision_function, X, columns, self.coef_.dtype
-            )
-        check_same_namespace(X, self, attribute="coef_", method="decision_function")
         z = self._decision_rows(X)
         return z[0, ...] if z.shape[0] == 1 else z.T
 
+    @predict_method(_probability_output)
     def predict_proba(self, X):
         """Estimate class probabilities: sigmoid (two classes) or softmax.
 
@@ -396,12 +396,6 @@ class GDLogisticRegression(ClassifierMixin, GDBase):
         proba : ndarray of shape (n_samples, n_classes)
             Probabilities in the order of ``classes_``.
         """
-        check_is_fitted(self)
-        if is_dask_collection(X):
-            return self._map_over_chunks(
-                self.predict_proba, X, self.classes_.shape[0], self.coef_.dtype
-            )
-        check_same_namespace(X, self, attribute="coef_", method="predict_proba")
         return self._probabilities(X)
 
     def _probabilities(self, X):
@@ -411,6 +405,7 @@ class GDLogisticRegression(ClassifierMixin, GDBase):
             return namespace(z).stack([1.0 - positive, positive], axis=1)
         return softmax(z).T
 
+    @predict_method(_probability_output)
     def predict_log_proba(self, X):
         """Compute the logarithm of :meth:`predict_proba`.
 
@@ -424,18 +419,13 @@ class GDLogisticRegression(ClassifierMixin, GDBase):
         log_proba : ndarray of shape (n_samples, n_classes)
             Log-probabilities in the order of ``classes_``.
         """
-        check_is_fitted(self)
-        if is_dask_collection(X):
-            return self._map_over_chunks(
-                self.predict_log_proba, X, self.classes_.shape[0], self.coef_.dtype
-            )
-        check_same_namespace(X, self, attribute="coef_", method="predict_log_proba")
         # log of the probabilities themselves (not a log-softmax) so that
         # ties and their order agree exactly with predict_proba.
         probabilities = self._probabilities(X)
         with np.errstate(divide="ignore"):
             return namespace(probabilities).log(probabilities)
 
+    @predict_method(_label_output)
     def predict(self, X):
         """Predict the most probable class.
 
@@ -449,10 +439,6 @@ class GDLogisticRegression(ClassifierMixin, GDBase):
         labels : ndarray of shape (n_samples,)
             Predicted labels from ``classes_``.
         """
-        check_is_fitted(self)
-        if is_dask_collection(X):
-            return self._map_over_chunks(self.predict, X, None, self.classes_.dtype)
-        check_same_namespace(X, self, attribute="coef_", method="predict")
         z = self._decision_rows(X)
         xp = namespace(z)
         index = self._predicted_index(z)
@@ -469,19 +455,3 @@ class GDLogisticRegression(ClassifierMixin, GDBase):
         if z.shape[0] == 1:
             return xp.astype(z[0, ...] > 0, xp.int64)
         return xp.argmax(z, axis=0)
-
-
-def _prior_log_odds(Y, sample_weight):
-    """Best intercept for ``w = 0``: the log-odds of the weighted class shares.
-
-    None when a class has no weight (its best intercept is minus infinity).
-    """
-    share = to_numpy(weighted_mean(Y, sample_weight)).astype(np.float64)
-    if Y.shape[0] == 1:
-        share = np.concatenate([1.0 - share, share])
-    if not np.all(share > 0):
-        return None
-    log_share = np.log(share)
-    if Y.shape[0] == 1:
-        return log_share[1:] - log_share[:1]
-    return log_share - np.mean(log_share)

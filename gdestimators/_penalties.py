@@ -13,7 +13,35 @@ so the L1 weight is given per row of ``theta`` (zero on the intercept row).
 L2 (ridge) and L1 (lasso) are the two ends. The penalty never sees data.
 """
 
+from typing import Protocol
+
 from ._array_api import namespace
+
+
+class Penalty(Protocol):
+    """What solvers may ask of a penalty ``P = smooth part + nonsmooth part``.
+
+    The smooth part is a function of the coefficients ``w`` in the original
+    coordinates; the nonsmooth part (L1) is handled in the solver's
+    coordinates ``theta`` by its proximal map.
+    """
+
+    #: Strength of the smooth quadratic part, ``lambda_2 / 2 ||w||^2``.
+    l2_strength: float
+    #: Whether there is a nonsmooth part (then only proximal steps apply).
+    has_l1: bool
+
+    def smooth_value_and_gradient(self, w):
+        """Value and gradient (in ``w``) of the smooth part."""
+
+    def nonsmooth_value(self, theta):
+        """Value of the nonsmooth part at ``theta``."""
+
+    def prox(self, theta, step):
+        """Proximal map of ``step`` times the nonsmooth part."""
+
+    def optimality_violation(self, theta, smooth_gradient):
+        """Minimal-norm subgradient of the whole objective, entry by entry."""
 
 
 class ElasticNet:

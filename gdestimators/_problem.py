@@ -1,9 +1,10 @@
 """Assemble a solver's :class:`~._solvers.Problem` from data, loss and penalty.
 
-This is where the note's objective (:mod:`._objectives`), the change of
-variables (:mod:`._preconditioning`) and the penalty (:mod:`._penalties`) meet.
-The parameters live in one array ``theta`` of shape ``(n_features [+ 1], k)``:
-one row per feature, plus a last row for the intercept when it is fitted.
+This is where the gradient formulas (:mod:`._objectives`), the per-sample
+loss (:mod:`._losses`), the change of variables (:mod:`._preconditioning`)
+and the penalty (:mod:`._penalties`) meet. The parameters live in one array
+``theta`` of shape ``(n_features [+ 1], k)``: one row per feature, plus a
+last row for the intercept when it is fitted.
 """
 
 from dataclasses import dataclass
@@ -12,11 +13,44 @@ import numpy as np
 
 from ._array_api import array_device as _device
 from ._array_api import from_numpy, namespace, numpy_float_dtype, to_numpy
-from ._objectives import SquaredError
+from ._losses import SquaredError
 from ._penalties import ElasticNet
 from ._preconditioning import Preconditioner, make_preconditioner, resolve_kind
 from ._samples import make_samples
 from ._solvers import Problem, largest_eigenvalue
+
+
+@dataclass(frozen=True)
+class ObjectiveSettings:
+    """The objective an estimator asks to minimise, in the solvers' mean form.
+
+    ``F(w, b) = (1/S) sum_i s_i l(w^T x_i + b, y_i) + l2/2 ||w||^2 + l1 ||w||_1``,
+    where ``y_i`` are the columns of ``targets`` and ``l`` is ``loss``.
+
+    Attributes
+    ----------
+    loss : Loss
+        The per-sample loss (:mod:`._losses`).
+    targets : array of shape (k, m)
+        The rows ``Y`` the loss reads (encoded by the loss), in the data's
+        namespace and dtype; divided by ``output_scale``.
+    l2_strength, l1_strength : float
+        The penalty's strengths in the mean form (``l1`` already divided by
+        ``output_scale``).
+    gradient_scale : float, default=1.0
+        Divides the stop test's gradient (the spread of the targets for
+        least squares), making ``tol`` unit-free.
+    output_scale : float, default=1.0
+        The targets were divided by it: the solution is multiplied by it,
+        and objective values by its square, to come back to user units.
+    """
+
+    loss: object
+    targets: object
+    l2_strength: float
+    l1_strength: float
+    gradient_scale: float = 1.0
+    output_scale: float = 1.0
 
 
 @dataclass
@@ -33,6 +67,7 @@ class LinearModelProblem:
     penalty: ElasticNet
     fit_intercept: bool
     n_outputs: int
+    output_scale: float = 1.0
 
     @property
     def n_rows(self):
@@ -45,11 +80,12 @@ class LinearModelProblem:
         return self.samples.n_features
 
     def coefficients(self, theta):
-        """``(w, b)`` in the original coordinates."""
-        return self.preconditioner.to_original(theta, self.fit_intercept)
+        """``(w, b)`` in the original coordinates and the user's units."""
+        w, b = self.preconditioner.to_original(theta, self.fit_intercept)
+        return w * self.output_scale, b * self.output_scale
 
     def initial_theta(self, coef=None, intercept=None):
-        """Zeros, or the given ``(coef, intercept)`` (warm start).
+        """Zeros, or the given ``(coef, intercept)`` in the solver's units.
 
         ``coef`` of shape ``(n_features, k)`` and ``intercept`` of shape
         ``(k,)`` may be numpy arrays or arrays of the data's namespace.
@@ -65,9 +101,28 @@ class LinearModelProblem:
         )
         return self.preconditioner.from_original(coef, intercept, self.fit_intercept)
 
+    def start(self, previous=None):
+        """Where a fit starts: ``previous`` ``(w, b)`` (user units) if given.
+
+        Otherwise the coefficients are zero and the intercept is the loss's
+        best one for zero coefficients (exact for least squares with
+        centering), which saves the iterations otherwise spent finding the
+        mean.
+        """
+        if previous is not None:
+            return self.initial_theta(*(array / self.output_scale for array in previous))
+        theta = self.initial_theta()
+        if not self.fit_intercept:
+            return theta
+        intercept = self.loss.intercept_only(self.samples.Y, self.samples.sample_weight)
+        if intercept is None:
+            return theta
+        coef = namespace(theta).zeros_like(theta[: self.n_features, ...])
+        return self.initial_theta(coef, intercept)
+
     def smooth(self, theta):
         """Data term plus the L2 part of the penalty, and its gradient."""
-        w, b = self.coefficients(theta)
+        w, b = self.preconditioner.to_original(theta, self.fit_intercept)
         J, grad_w, grad_b = self.samples.loss_and_gradient(w, b, self.loss)
         penalty_value, penalty_gradient = self.penalty.smooth_value_and_gradient(w)
         gradient = self.preconditioner.gradient_to_scaled(
@@ -80,13 +135,13 @@ class LinearModelProblem:
 
         ``A`` is the design matrix in the solver's coordinates and ``E``
         selects the coefficients. The first term is the gradient of the
-        squared loss with zero targets: the note's formulas once more.
+        squared loss with zero targets: the same formulas once more.
         """
-        w, b = self.coefficients(theta)
+        w, b = self.preconditioner.to_original(theta, self.fit_intercept)
         _, grad_w, grad_b = self.samples.loss_and_gradient(
             w, b, SquaredError(), with_targets=False
         )
-        kappa = self.loss.curvature
+        kappa = self.loss.curvature_bound
         return self.preconditioner.gradient_to_scaled(
             kappa * grad_w + self.penalty.l2_strength * w, kappa * grad_b,
             self.fit_intercept,
@@ -102,10 +157,8 @@ class LinearModelProblem:
         return 1.05 * top
 
 
-def build_problem(
-    X, Y, sample_weight, loss, *, l2_strength, l1_strength, fit_intercept,
-    precondition, gradient_scale=1.0, preconditioner=None,
-):
+def build_problem(X, settings, sample_weight, *, fit_intercept, precondition,
+                  preconditioner=None):
     """Make the :class:`~._solvers.Problem` a solver minimises.
 
     Parameters
@@ -113,20 +166,14 @@ def build_problem(
     X : ndarray, sparse matrix or dask array of shape (m, n_features)
         Validated data (scikit-learn's layout; used through ``X.T``, or
         chunk by chunk for a dask array).
-    Y : ndarray of shape (k, m)
-        Targets, one row per output (one-hot rows for the softmax loss).
+    settings : ObjectiveSettings
+        The loss, targets and penalty.
     sample_weight : ndarray of shape (m,)
         Non-negative weights with a positive sum.
-    loss : SquaredError, BinaryLogistic or Multinomial
-        The per-sample loss.
-    l2_strength, l1_strength : float
-        Penalty ``l2/2 ||w||^2 + l1 ||w||_1`` of the mean-form objective.
     fit_intercept : bool
         Whether the last row of ``theta`` is the intercept.
     precondition : {"auto", "full", "diagonal", "none"}
         The change of variables (same minimiser, faster path).
-    gradient_scale : float
-        See :class:`~._solvers.Problem`.
     preconditioner : Preconditioner, default=None
         Reuse this change of variables (``partial_fit`` keeps the first
         batch's) instead of computing one from ``X``.
@@ -138,25 +185,31 @@ def build_problem(
     model : LinearModelProblem
         Maps ``theta`` to coefficients and back.
     """
+    Y, loss = settings.targets, settings.loss
     samples = make_samples(X, Y, sample_weight)
     if preconditioner is None:
         preconditioner = make_preconditioner(
-            samples, fit_intercept=fit_intercept, curvature=loss.curvature,
-            l2_strength=l2_strength,
-            kind=resolve_kind(precondition, X.shape[1], l1_strength > 0),
+            samples, fit_intercept=fit_intercept, curvature=loss.curvature_bound,
+            l2_strength=settings.l2_strength,
+            kind=resolve_kind(precondition, X.shape[1], settings.l1_strength > 0),
         )
-    l1_weights = l1_strength * np.asarray(to_numpy(preconditioner.scale), dtype=np.float64)
+    l1_weights = settings.l1_strength * np.asarray(
+        to_numpy(preconditioner.scale), dtype=np.float64
+    )
     if fit_intercept:
         l1_weights = np.append(l1_weights, 0.0)
     like = samples.like
     penalty = ElasticNet(
-        l2_strength, from_numpy(l1_weights.astype(numpy_float_dtype(like)), like)
+        settings.l2_strength,
+        from_numpy(l1_weights.astype(numpy_float_dtype(like)), like),
     )
     model = LinearModelProblem(
-        samples, loss, preconditioner, penalty, fit_intercept, Y.shape[0]
+        samples, loss, preconditioner, penalty, fit_intercept, Y.shape[0],
+        settings.output_scale,
     )
     problem = Problem(
-        model.smooth, penalty, model.lipschitz, gradient_scale,
+        model.smooth, penalty, model.lipschitz, settings.gradient_scale,
         unit_diagonal=not preconditioner.is_identity,
+        output_scale=settings.output_scale,
     )
     return problem, model

@@ -17,7 +17,8 @@ Both objectives are in the estimators' documented mean form:
 .. math::
 
     F_{\\text{logistic}}(W, b) = \\frac{1}{S} \\sum_i s_i \\, l_i(W x_i + b)
-        + \\frac{1}{C S} \\Big(\\frac{1 - \\rho}{2} \\lVert W \\rVert_F^2 + \\rho \\lVert W \\rVert_1\\Big)
+        + \\frac{1}{C S} \\Big(\\frac{1 - \\rho}{2} \\lVert W \\rVert_F^2
+        + \\rho \\lVert W \\rVert_1\\Big)
 
 with :math:`S = \\sum_i s_i`, :math:`\\rho` = ``l1_ratio``, and :math:`l_i` the
 cross-entropy: ``log(1 + e^z) - y z`` for one coefficient row (two classes,

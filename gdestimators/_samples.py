@@ -2,7 +2,7 @@
 
 A fit touches the data only through the methods of a samples object:
 
-* ``loss_and_gradient(w, b, loss, with_targets=True)``: the note's cost and
+* ``loss_and_gradient(w, b, loss, with_targets=True)``: the cost and its
   gradients, once per evaluation of the objective;
 * ``feature_moments(centered, with_correlation)``: the weighted feature
   moments the preconditioner is built from, once per fit.
@@ -14,8 +14,8 @@ the results: one map-reduce per read.
 """
 
 from ._array_api import is_dask_collection, namespace
+from ._moments import weighted_feature_moments
 from ._objectives import loss_and_gradient_sums
-from ._preconditioning import weighted_feature_moments
 
 
 class InMemorySamples:
@@ -49,7 +49,8 @@ class InMemorySamples:
         return self.X
 
     def loss_and_gradient(self, w, b, loss, with_targets=True):
-        """:func:`._objectives.loss_and_gradient`; zero targets unless ``with_targets``.
+        """``J``, ``grad_w J`` and ``grad_b J`` (:mod:`._objectives`); zero targets unless
+        ``with_targets``.
 
         The cost is returned as a 0-d array where the data live (no host
         round trip: the solver reads it with the other scalars it needs).
@@ -62,7 +63,7 @@ class InMemorySamples:
         return J / S, grad_w / S, grad_b / S
 
     def feature_moments(self, centered, with_correlation):
-        """:func:`._preconditioning.weighted_feature_moments` of the data."""
+        """:func:`._moments.weighted_feature_moments` of the data."""
         return weighted_feature_moments(
             self.X, self.sample_weight, centered, with_correlation
         )

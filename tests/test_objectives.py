@@ -1,4 +1,4 @@
-"""Tests of the note's gradients in :mod:`gdestimators._objectives` and :mod:`gdestimators._problem`.
+"""Tests of the gradient formulas in :mod:`gdestimators._objectives` and `._problem`.
 
 Every gradient is checked against an independent reference:
 
@@ -25,13 +25,9 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from gdestimators._objectives import (
-    BinaryLogistic,
-    Multinomial,
-    SquaredError,
-    loss_and_gradient,
-)
-from gdestimators._problem import build_problem
+from gdestimators._losses import BinaryLogistic, Multinomial, SquaredError
+from gdestimators._problem import ObjectiveSettings, build_problem
+from gdestimators._samples import InMemorySamples
 
 EPS = 1e-6
 # See the module docstring: FD noise is ~1e-10, real errors are O(1).
@@ -64,6 +60,20 @@ def reference_cost(X, Y, s, w, b, loss_name):
     else:  # pragma: no cover
         raise ValueError(loss_name)
     return np.sum(s * per_sample) / np.sum(s)
+
+
+def loss_and_gradient(X, Y, s, w, b, loss):
+    """``J``, ``grad_w J`` and ``grad_b J`` as the fits compute them.
+
+    ``X`` in the note's layout ``(n, m)``; the samples object reads
+    scikit-learn's ``(m, n)`` through its transpose, as a fit does.
+    """
+    return InMemorySamples(X.T, Y, s).loss_and_gradient(w, b, loss)
+
+
+def make_loss(loss_name, k):
+    """The loss object for ``loss_name`` with ``k`` outputs or classes."""
+    return Multinomial(k) if loss_name == "multinomial" else LOSSES[loss_name]()
 
 
 def central_difference(function, x):
@@ -123,7 +133,7 @@ PRECONDITIONERS = ["none", "diagonal", "full"]
 @pytest.mark.parametrize("loss_name, k", CASES, ids=CASE_IDS)
 def test_cost_matches_independent_formula(loss_name, k):
     X, Y, s, w, b = make_data(loss_name, k=k)
-    J, _, _ = loss_and_gradient(X, Y, s, w, b, LOSSES[loss_name]())
+    J, _, _ = loss_and_gradient(X, Y, s, w, b, make_loss(loss_name, k))
     # Same sum in a different order: agreement to a few ulps.
     assert_allclose(J, reference_cost(X, Y, s, w, b, loss_name), rtol=1e-12)
 
@@ -131,7 +141,7 @@ def test_cost_matches_independent_formula(loss_name, k):
 @pytest.mark.parametrize("loss_name, k", CASES, ids=CASE_IDS)
 def test_gradient_matches_finite_differences(loss_name, k):
     X, Y, s, w, b = make_data(loss_name, k=k)
-    _, grad_w, grad_b = loss_and_gradient(X, Y, s, w, b, LOSSES[loss_name]())
+    _, grad_w, grad_b = loss_and_gradient(X, Y, s, w, b, make_loss(loss_name, k))
     assert grad_w.shape == w.shape
     assert grad_b.shape == b.shape
 
@@ -145,7 +155,7 @@ def test_gradient_matches_finite_differences(loss_name, k):
 def test_gradient_matches_finite_differences_of_own_cost(loss_name, k):
     """The returned gradient is the derivative of the returned ``J``."""
     X, Y, s, w, b = make_data(loss_name, k=k, seed=1)
-    loss = LOSSES[loss_name]()
+    loss = make_loss(loss_name, k)
     _, grad_w, grad_b = loss_and_gradient(X, Y, s, w, b, loss)
     fd_w = central_difference(lambda w_: loss_and_gradient(X, Y, s, w_, b, loss)[0], w)
     fd_b = central_difference(lambda b_: loss_and_gradient(X, Y, s, w, b_, loss)[0], b)
@@ -158,7 +168,7 @@ def test_squared_error_with_no_targets_means_zero_targets():
     zeros = np.zeros_like(Y)
     with_none = loss_and_gradient(X, None, s, w, b, SquaredError())
     with_zeros = loss_and_gradient(X, zeros, s, w, b, SquaredError())
-    for got, expected in zip(with_none, with_zeros):
+    for got, expected in zip(with_none, with_zeros, strict=True):
         assert_allclose(got, expected, rtol=1e-14)
 
 
@@ -239,14 +249,14 @@ def test_integer_weights_equal_repeated_columns(loss_name, k):
     m = X.shape[1]
     counts = np.random.default_rng(6).integers(0, 4, size=m)
     counts[0] = max(counts[0], 1)
-    loss = LOSSES[loss_name]()
+    loss = make_loss(loss_name, k)
 
     weighted = loss_and_gradient(X, Y, counts.astype(np.float64), w, b, loss)
     repeat = np.repeat(np.arange(m), counts)
     repeated = loss_and_gradient(
         np.ascontiguousarray(X[:, repeat]), Y[:, repeat], np.ones(repeat.size), w, b, loss
     )
-    for got, expected in zip(weighted, repeated):
+    for got, expected in zip(weighted, repeated, strict=True):
         # Same terms summed in a different order.
         assert_allclose(got, expected, rtol=1e-12, atol=1e-14)
 
@@ -282,7 +292,7 @@ def test_problem_smooth_gradient_matches_finite_differences(
     X, Y, s, _, _ = _problem_data(loss_name, k)
     l2_strength = 0.3
     problem, model = build_problem(
-        X, Y, s, LOSSES[loss_name](), l2_strength=l2_strength, l1_strength=0.0,
+        X, ObjectiveSettings(make_loss(loss_name, k), Y, l2_strength, 0.0), s,
         fit_intercept=fit_intercept, precondition=precondition,
     )
     n_rows = X.shape[1] + int(fit_intercept)
@@ -313,7 +323,7 @@ def test_problem_smooth_gradient_matches_finite_differences(
 def test_coefficients_round_trip(loss_name, k, precondition, fit_intercept):
     X, Y, s, w, b = _problem_data(loss_name, k)
     _, model = build_problem(
-        X, Y, s, LOSSES[loss_name](), l2_strength=0.3, l1_strength=0.0,
+        X, ObjectiveSettings(make_loss(loss_name, k), Y, 0.3, 0.0), s,
         fit_intercept=fit_intercept, precondition=precondition,
     )
     if not fit_intercept:
@@ -328,7 +338,7 @@ def test_coefficients_round_trip(loss_name, k, precondition, fit_intercept):
 def test_zero_initial_theta_is_zero_coefficients():
     X, Y, s, _, _ = _problem_data("binary", 1)
     _, model = build_problem(
-        X, Y, s, BinaryLogistic(), l2_strength=0.1, l1_strength=0.0,
+        X, ObjectiveSettings(BinaryLogistic(), Y, 0.1, 0.0), s,
         fit_intercept=True, precondition="full",
     )
     w, b = model.coefficients(model.initial_theta())
@@ -356,7 +366,7 @@ def test_binary_logistic_is_stable_at_large_logits():
 def test_multinomial_is_stable_at_large_logits():
     z = np.array([[1000.0, -1000.0, 0.0], [-1000.0, 1000.0, 1000.0], [0.0, 0.0, -1000.0]])
     Y = np.array([[1.0, 1.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
-    loss, residual = Multinomial().loss_and_residual(z, Y)
+    loss, residual = Multinomial(3).loss_and_residual(z, Y)
     assert np.all(np.isfinite(loss)) and np.all(np.isfinite(residual))
     # l = logsumexp(z) - z_y. Sample 0: right class wins by 1000 -> 0.
     # Sample 1: logsumexp = 1000, z_y = -1000 -> 2000.
@@ -372,7 +382,7 @@ def test_loss_and_gradient_finite_at_huge_coefficients(loss_name, k):
     X, Y, s, w, b = make_data(loss_name, k=k, seed=30)
     w = 1e4 * w  # logits of order 1e4: exp overflows in naive formulas
     with np.errstate(over="raise", invalid="raise", divide="raise"):
-        J, grad_w, grad_b = loss_and_gradient(X, Y, s, w, b, LOSSES[loss_name]())
+        J, grad_w, grad_b = loss_and_gradient(X, Y, s, w, b, make_loss(loss_name, k))
     assert np.isfinite(J)
     assert np.all(np.isfinite(grad_w)) and np.all(np.isfinite(grad_b))
     # Residuals are bounded by 1 in absolute value, so is the gradient

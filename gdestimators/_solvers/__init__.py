@@ -1,0 +1,58 @@
+"""Gradient-descent-family solvers: one function per solver, phases shared.
+
+Every solver minimises ``F(theta) = f(theta) + g(theta)`` where ``f`` is smooth
+(``problem.smooth`` returns its value and gradient in one pass over the data)
+and ``g`` is the L1 part of the penalty, handled by its proximal map, so that
+plain gradient descent is the special case ``g = 0``. Solvers never see labels,
+estimators or scikit-learn; they see a :class:`Problem`.
+
+The stop test is shared: the largest absolute entry of the minimal-norm
+subgradient of ``F`` (the gradient itself when there is no L1 part), divided by
+``problem.gradient_scale``, must fall below ``tol``.
+
+The loops stay where the data live (a GPU, say): objective values, inner
+products and the stop test are 0-d arrays there. ``gd`` and ``nesterov``
+read all the scalars a trial point's decisions need in one host transfer;
+``bb`` decides on the device and reads only every few iterations.
+
+=============================  ===========================================
+module                         solver
+=============================  ===========================================
+:mod:`._first_order`           ``gd`` (the note's algorithm), ``nesterov``
+:mod:`._barzilai_borwein`      ``bb``
+:mod:`._streaming`             the decaying step of ``partial_fit``
+:mod:`._common`                the problem, result, log and shared phases
+=============================  ===========================================
+"""
+
+from ._barzilai_borwein import barzilai_borwein
+from ._common import (
+    DivergenceError,
+    IterationLog,
+    Problem,
+    SolverResult,
+    check_finite,
+    inverse_lipschitz,
+    largest_eigenvalue,
+)
+from ._first_order import accelerated, gradient_descent
+from ._streaming import decaying_step
+
+#: Solvers by the name of the ``solver`` parameter.
+SOLVERS = {
+    "gd": gradient_descent,
+    "nesterov": accelerated,
+    "bb": barzilai_borwein,
+}
+
+__all__ = [
+    "SOLVERS",
+    "DivergenceError",
+    "IterationLog",
+    "Problem",
+    "SolverResult",
+    "check_finite",
+    "decaying_step",
+    "inverse_lipschitz",
+    "largest_eigenvalue",
+]
