@@ -24,9 +24,10 @@ and follows every fit through scikit-learn's callback API (both libraries
 open one callback task per iteration): at geometrically spaced iterations it
 keeps the wall time and a copy of the coefficients, and stops the fit by an
 exception once the time budget is spent. The objectives of those snapshots
-are computed afterwards, by ``run.py``'s ``logistic_objective``, outside the
-timed fits. The report gives the relative gap to the best objective reached
-at multiples of ``T``, and the time at which each gap was first reached.
+are computed afterwards, by ``measure.py``'s ``logistic_objective``,
+outside the timed fits. The report gives the relative gap to the best
+objective reached at multiples of ``T``, and the time at which each gap was
+first reached.
 """
 
 import argparse
@@ -44,7 +45,9 @@ from gdestimators._problem import build_problem
 
 # benchmarks/ is on sys.path when run as a script.
 from datasets import LOADERS
-from run import _markdown_table, environment_lines, logistic_objective
+from environment import environment_lines
+from measure import logistic_objective
+from report import markdown_table
 
 HERE = Path(__file__).resolve().parent
 #: Snapshots are kept at iterations k with k >= next_snapshot, which then grows
@@ -255,7 +258,7 @@ def report(dataset, reference_seconds, rows, environment):
     lines = [
         "# Convergence profile", "", *environment, "",
         f"{dataset.description}. Objective: C=1 penalised mean log-loss "
-        f"(softmax for more than two classes), computed by `run.py`'s "
+        f"(softmax for more than two classes), computed by `measure.py`'s "
         f"`logistic_objective` at coefficient snapshots taken about "
         f"{1 / np.log10(SNAPSHOT_GROWTH):.0f} times per decade of iterations; "
         f"best objective reached: {best:.10f} (by {best_row}). `T` = "
@@ -281,7 +284,7 @@ def report(dataset, reference_seconds, rows, environment):
             cells.append("—" if unknown or gap is None else f"{gap:.1e}")
         gap_rows.append([f"`{row['name']}`",
                          f"{row['status']} after {row['seconds']:.1f} s", *cells])
-    lines.append(_markdown_table(
+    lines.append(markdown_table(
         ["estimator", "status", *(f"{m} T" for m in TIME_MULTIPLES)], gap_rows
     ))
     time_rows = []
@@ -291,7 +294,7 @@ def report(dataset, reference_seconds, rows, environment):
             "not reached" if hit is None else f"{hit[0]:.1f} s ({hit[1]} it)"
             for hit in hits
         )])
-    lines += ["", "## Time (s) and iterations to a relative gap", "", _markdown_table(
+    lines += ["", "## Time (s) and iterations to a relative gap", "", markdown_table(
         ["estimator", *(f"{gap:.0e}" for gap in GAP_LEVELS)], time_rows
     )]
     return "\n".join(lines) + "\n"

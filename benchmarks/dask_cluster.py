@@ -38,8 +38,9 @@ from dask.distributed import Client, LocalCluster
 
 from gdestimators import GDLogisticRegression
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import environment_lines  # noqa: E402
+# benchmarks/ is on sys.path when run as a script.
+from environment import environment_lines
+from report import markdown_table
 
 C = 1.0
 
@@ -105,8 +106,7 @@ def main():
     memory_limit = int(args.memory_limit or 0.9 * x_bytes)
     chunk_rows = max(10_000, args.rows // (8 * args.workers))
     command = "python benchmarks/dask_cluster.py " + " ".join(sys.argv[1:])
-    environment = [line for line in environment_lines(command, budget=0.0)
-                   if "time budget" not in line]
+    environment = environment_lines(command)
     rows = []
     with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
                       memory_limit=memory_limit, dashboard_address=":0") as cluster, \
@@ -168,16 +168,18 @@ def main():
         "",
         "## Time per iteration (plain gradient descent, fixed step)",
         "",
-        "| estimator | s / iteration | × one read of X |",
-        "|---|---|---|",
-        *(f"| `{name}` | {sec:.3f} | {ratio:.2f} |" for _, name, sec, ratio in rows),
+        markdown_table(
+            ["estimator", "s / iteration", "× one read of X"],
+            ([f"`{name}`", f"{sec:.3f}", f"{ratio:.2f}"] for _, name, sec, ratio in rows),
+        ),
         "",
         "## Default fits (time to the end of the fit, objective on the same scale)",
         "",
-        "| estimator | fit (s) | objective | rel. gap to best | n_iter |",
-        "|---|---|---|---|---|",
-        *(f"| `{name}` | {sec:.1f} | {value:.10f} | {(value - best) / abs(best):.1e} | {n_iter} |"
-          for name, sec, value, n_iter in results),
+        markdown_table(
+            ["estimator", "fit (s)", "objective", "rel. gap to best", "n_iter"],
+            ([f"`{name}`", f"{sec:.1f}", f"{value:.10f}", f"{(value - best) / abs(best):.1e}",
+              n_iter] for name, sec, value, n_iter in results),
+        ),
     ]
     args.output.write_text("\n".join(lines) + "\n")
     print(f"wrote {args.output}")

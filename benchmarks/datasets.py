@@ -4,7 +4,7 @@ Every loader takes ``quick`` (smaller sizes for a smoke test) and returns a
 :class:`Dataset`. Features are C-contiguous float64 numpy arrays (or a CSR
 matrix for ``flights_sparse``) so that every estimator receives exactly the
 same input; classification labels are integers ``0 .. K-1`` so that the
-objective functions in ``run.py`` can index them directly.
+objective functions in ``measure.py`` can index them directly.
 """
 
 import functools

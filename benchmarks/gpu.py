@@ -31,7 +31,6 @@ os.environ.setdefault("SCIPY_ARRAY_API", "1")
 
 import argparse  # noqa: E402
 import platform  # noqa: E402
-import subprocess  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -43,6 +42,10 @@ from sklearn.linear_model import LogisticRegression  # noqa: E402
 
 import gdestimators  # noqa: E402
 from gdestimators import GDLogisticRegression  # noqa: E402
+
+# benchmarks/ is on sys.path when run as a script.
+from environment import git_state  # noqa: E402
+from report import markdown_table  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 C = 1.0
@@ -160,8 +163,6 @@ def main():
     rows = []
     for n_rows, n_features in sizes:
         run_size(n_rows, n_features, device, rows)
-    commit = subprocess.run(["git", "-C", str(HERE), "rev-parse", "--short", "HEAD"],
-                            capture_output=True, text=True).stdout.strip()
     name = (torch.cuda.get_device_name(device) if device.type == "cuda"
             else platform.processor() or "CPU")
     lines = [
@@ -170,14 +171,15 @@ def main():
         f"{' --quick' if args.quick else ''}`",
         f"- device: {device} ({name})",
         f"- torch {torch.__version__}, numpy {np.__version__}, scikit-learn "
-        f"{sklearn.__version__}, gdestimators {gdestimators.__version__} (git {commit})",
+        f"{sklearn.__version__}, gdestimators {gdestimators.__version__} (git {git_state()})",
         "- floor: one read of X (`X.sum()`, best of 5); objectives: mean log-loss "
         "+ ||w||^2/(2Cm) in float64; gap: relative to the best objective of the rows "
         "of the same size (n_iter in parentheses)",
         "",
-        "| data | fit | time (ms) | ratio | objective | rel. gap (n_iter) |",
-        "|---|---|---|---|---|---|",
-        *(f"| {a} | {b} | {c:.2f} | {d} | {e} | {f} |" for a, b, c, d, e, f in rows),
+        markdown_table(
+            ["data", "fit", "time (ms)", "ratio", "objective", "rel. gap (n_iter)"],
+            ([a, b, f"{c:.2f}", d, e, f] for a, b, c, d, e, f in rows),
+        ),
     ]
     output.write_text("\n".join(lines) + "\n")
     print(f"wrote {output}")
