@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.special import logsumexp
 from sklearn.exceptions import ConvergenceWarning
 
 from gdestimators import GDLinearRegression
+from gdestimators._reference import least_squares_objective
 
 #: Fits shorter than this (seconds) are repeated and the fastest time kept,
 #: because a single run of a few milliseconds is mostly noise.
@@ -37,8 +37,6 @@ PILOT_MIN_VALUES = 10_000_000
 #: Relative difference between an estimator's own final objective and ours
 #: beyond which the row gets a note.
 OWN_OBJECTIVE_RTOL = 1e-6
-#: Rows per block when the objective is evaluated, bounding its memory.
-OBJECTIVE_BLOCK_ROWS = 65_536
 #: Repetitions of ``X.sum()``; the fastest is kept.
 READ_REPEATS = 5
 #: ``max_iter`` of the two fits whose time difference gives the cost of one
@@ -50,80 +48,6 @@ MARGINAL_REPEATS = 3
 #: neither converge nor stop early before max_iter; the default solver may
 #: well converge in one iteration.
 MARGINAL_PARAMS = {"solver": "gd", "learning_rate": 0.01, "tol": 0.0}
-
-
-def _row_blocks(X):
-    """Successive row blocks of ``X`` as float64 (dense or CSR)."""
-    for start in range(0, X.shape[0], OBJECTIVE_BLOCK_ROWS):
-        block = X[start : start + OBJECTIVE_BLOCK_ROWS]
-        yield start, block.astype(np.float64, copy=False)
-
-
-def squared_objective(X, y, coef, intercept, alpha=0.0):
-    """Mean-form least squares ``1/(2S) sum (Xw + b - y)^2 + alpha/2 ||w||^2``.
-
-    Parameters
-    ----------
-    X : ndarray or sparse matrix of shape (n_samples, n_features)
-    y : ndarray of shape (n_samples,)
-    coef : array-like of shape (n_features,)
-    intercept : float
-    alpha : float, default=0.0
-        Mean-form L2 strength (``Ridge(alpha=a)`` is ``alpha = a / S``).
-
-    Returns
-    -------
-    objective : float
-    """
-    coef = np.asarray(coef, dtype=np.float64).ravel()
-    intercept = float(np.asarray(intercept, dtype=np.float64).ravel()[0])
-    total = 0.0
-    for start, block in _row_blocks(X):
-        residual = block @ coef + intercept - y[start : start + block.shape[0]]
-        total += float(residual @ residual)
-    return 0.5 * total / X.shape[0] + 0.5 * alpha * float(coef @ coef)
-
-
-def logistic_objective(X, y, coef, intercept, C=1.0):
-    """Mean-form penalised log-loss ``(C sum_i l_i + ||W||^2 / 2) / (C S)``.
-
-    One coefficient row means the binary model (sigmoid, ``y`` in {0, 1});
-    ``K`` rows mean the multinomial model (softmax, ``y`` in ``0 .. K-1``).
-    The intercept is not penalised.
-
-    Parameters
-    ----------
-    X : ndarray or sparse matrix of shape (n_samples, n_features)
-    y : ndarray of int of shape (n_samples,)
-    coef : array-like of shape (1, n_features) or (K, n_features)
-    intercept : array-like of shape (1,) or (K,)
-    C : float, default=1.0
-
-    Returns
-    -------
-    objective : float
-    """
-    coef = np.atleast_2d(np.asarray(coef, dtype=np.float64))
-    intercept = np.asarray(intercept, dtype=np.float64).ravel()
-    total = 0.0
-    for start, block in _row_blocks(X):
-        labels = y[start : start + block.shape[0]]
-        if coef.shape[0] == 1:
-            z = block @ coef[0] + intercept[0]
-            # -log sigmoid(z) for y = 1 and -log(1 - sigmoid(z)) for y = 0.
-            total += float(np.sum(np.logaddexp(0.0, z) - labels * z))
-        else:
-            Z = block @ coef.T + intercept
-            total += float(np.sum(logsumexp(Z, axis=1) - Z[np.arange(Z.shape[0]), labels]))
-    penalty = 0.5 * float(np.sum(coef * coef))
-    return total / X.shape[0] + penalty / (C * X.shape[0])
-
-
-def model_objective(dataset, estimator):
-    """The objective of ``dataset``'s problem at ``estimator``'s solution."""
-    if dataset.task == "regression":
-        return squared_objective(dataset.X, dataset.y, estimator.coef_, estimator.intercept_)
-    return logistic_objective(dataset.X, dataset.y, estimator.coef_, estimator.intercept_)
 
 
 class BudgetExceeded(Exception):
@@ -385,7 +309,7 @@ def measure(case, dataset, budget):
         result.convergence_warning = _has_convergence_warning(caught)
         result.notes.extend(_warning_notes(caught))
         result.n_iter = _n_iter(estimator)
-        result.objective = model_objective(dataset, estimator)
+        result.objective = dataset.objective(estimator.coef_, estimator.intercept_)
         result.notes.extend(_self_report_notes(estimator, result.objective))
         result.time = best_time(case, X, y, seconds)
     except BudgetExceeded:
@@ -489,7 +413,7 @@ def measure_streaming(X, y, budget):
         result.coef_dtype = estimator.coef_.dtype.name
         if estimator.coef_.dtype != X.dtype:
             result.notes.append(f"coef_ is {estimator.coef_.dtype}, expected {X.dtype}")
-        result.objective = squared_objective(X, y, estimator.coef_, estimator.intercept_)
+        result.objective = least_squares_objective(X, y, estimator.coef_, estimator.intercept_)
         with time_limit(budget):
             result.marginal = marginal_iteration_seconds(X, y)
         if result.marginal is not None and result.marginal <= 0:

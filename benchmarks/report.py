@@ -7,6 +7,8 @@ change them only together with every results file.
 
 import numpy as np
 
+from gdestimators._reference import relative_gap
+
 from cases import LOGISTIC_REFERENCE, LOGISTIC_STRICT, REGRESSION_REFERENCE
 from environment import load_average
 
@@ -113,9 +115,8 @@ def relative_gaps(objectives):
     if not finite:
         return [None] * len(objectives)
     best = min(finite)
-    scale = abs(best) if best != 0 else 1.0
     return [
-        (f - best) / scale if f is not None and np.isfinite(f) else None
+        relative_gap(f, best) if f is not None and np.isfinite(f) else None
         for f in objectives
     ]
 

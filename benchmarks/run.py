@@ -7,13 +7,13 @@ Usage::
 
 For every data set in ``datasets.py`` each estimator is fitted in this one
 process (short fits a few times, keeping the fastest) and measured: fit time,
-the objective it reached (computed by ``measure.py``, one function per
-problem type, never by the estimators), the relative gap to the best
-objective any of them reached, iterations, peak traced memory and whether a
-``ConvergenceWarning`` was raised. The ``streaming`` section compares the
-time of one ``GDLinearRegression`` iteration with one read of ``X``. Rows are
-printed as they finish; ``results.md`` is rewritten after every section so
-that a long run leaves partial results behind.
+the objective it reached (computed by ``gdestimators._reference``, one
+function per problem type, never by the estimators), the relative gap to the
+best objective any of them reached, iterations, peak traced memory and
+whether a ``ConvergenceWarning`` was raised. The ``streaming`` section
+compares the time of one ``GDLinearRegression`` iteration with one read of
+``X``. Rows are printed as they finish; ``results.md`` is rewritten after
+every section so that a long run leaves partial results behind.
 
 This script is the command line only; ``README.md`` lists the modules that
 do the work.
