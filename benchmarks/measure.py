@@ -190,26 +190,11 @@ def _fit_seconds(case, X, y):
     return time.perf_counter() - start
 
 
-def traced_fit(case, X, y):
+def _traced_fit(case, X, y):
     """Fit once while tracing memory and recording warnings.
 
-    Parameters
-    ----------
-    case : cases.Case
-        What to fit.
-    X, y : array-like
-        The data.
-
-    Returns
-    -------
-    estimator : object
-        The fitted estimator.
-    seconds : float
-        Wall time of ``fit``.
-    peak_bytes : int
-        Peak of the memory traced by ``tracemalloc`` during ``fit``.
-    caught : list of warnings.WarningMessage
-        Every warning ``fit`` raised.
+    Returns the fitted estimator, the seconds of ``fit``, the peak of the
+    memory ``tracemalloc`` traced during it and the warnings it raised.
     """
     gc.collect()
     estimator = case.make()
@@ -226,23 +211,10 @@ def traced_fit(case, X, y):
     return estimator, seconds, peak, caught
 
 
-def best_time(case, X, y, first_seconds):
-    """The fastest of a few untraced repeats for a short fit, else the first time.
+def _best_time(case, X, y, first_seconds):
+    """The fastest of a few untraced repeats for a short fit, else ``first_seconds``.
 
     Repeats run without tracemalloc, whose bookkeeping weighs on short fits.
-
-    Parameters
-    ----------
-    case : cases.Case
-        What to fit.
-    X, y : array-like
-        The data.
-    first_seconds : float
-        The time of the traced fit.
-
-    Returns
-    -------
-    seconds : float
     """
     if first_seconds >= REPEAT_BELOW_S:
         return first_seconds
@@ -254,20 +226,8 @@ def best_time(case, X, y, first_seconds):
     return min(times)
 
 
-def projected_seconds(case, X, y):
-    """Fit time on all rows projected from a fit on ``PILOT_FRACTION`` of them.
-
-    Parameters
-    ----------
-    case : cases.Case
-        What to fit.
-    X, y : array-like
-        The data.
-
-    Returns
-    -------
-    seconds : float
-    """
+def _projected_seconds(case, X, y):
+    """Fit time on all rows projected from a fit on ``PILOT_FRACTION`` of them."""
     n_pilot = max(1, int(X.shape[0] * PILOT_FRACTION))
     rows = np.random.default_rng(0).choice(X.shape[0], size=n_pilot, replace=False)
     rows.sort()
@@ -296,7 +256,7 @@ def measure(case, dataset, budget):
     X, y = dataset.X, dataset.y
     try:
         if case.pilot and _stored_values(X) >= PILOT_MIN_VALUES:
-            projected = projected_seconds(case, X, y)
+            projected = _projected_seconds(case, X, y)
             if projected > budget:
                 result.notes.append(
                     f"skipped: a pilot on {PILOT_FRACTION:.0%} of the rows projects "
@@ -304,20 +264,20 @@ def measure(case, dataset, budget):
                 )
                 return result
         with time_limit(None if case.unlimited else budget):
-            estimator, seconds, peak, caught = traced_fit(case, X, y)
+            estimator, seconds, peak, caught = _traced_fit(case, X, y)
         result.peak_bytes = peak
         result.convergence_warning = _has_convergence_warning(caught)
         result.notes.extend(_warning_notes(caught))
         result.n_iter = _n_iter(estimator)
         result.objective = dataset.objective(estimator.coef_, estimator.intercept_)
         result.notes.extend(_self_report_notes(estimator, result.objective))
-        result.time = best_time(case, X, y, seconds)
+        result.time = _best_time(case, X, y, seconds)
     except BudgetExceeded:
         result.notes.append(_budget_note(budget))
     except Exception as error:  # one failing row must not end the run
         result.notes.append(_error_note(error))
     finally:
-        # The budget's interrupt can land before traced_fit stops tracing,
+        # The budget's interrupt can land before _traced_fit stops tracing,
         # which would slow and skew every later row.
         if tracemalloc.is_tracing():
             tracemalloc.stop()
