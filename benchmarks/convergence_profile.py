@@ -24,9 +24,10 @@ and follows every fit through scikit-learn's callback API (both libraries
 open one callback task per iteration): at geometrically spaced iterations it
 keeps the wall time and a copy of the coefficients, and stops the fit by an
 exception once the time budget is spent. The objectives of those snapshots
-are computed afterwards, by ``run.py``'s ``logistic_objective``, outside the
-timed fits. The report gives the relative gap to the best objective reached
-at multiples of ``T``, and the time at which each gap was first reached.
+are computed afterwards, by the data set's ``objective`` (the C=1 mean-form
+log-loss of ``gdestimators._reference``), outside the timed fits. The report
+gives the relative gap to the best objective reached at multiples of ``T``,
+and the time at which each gap was first reached.
 """
 
 import argparse
@@ -41,10 +42,12 @@ from sklearn.linear_model import LogisticRegression
 from gdestimators import GDLogisticRegression
 from gdestimators._objectives import BinaryLogistic, Multinomial
 from gdestimators._problem import build_problem
+from gdestimators._reference import relative_gap
 
 # benchmarks/ is on sys.path when run as a script.
-from datasets import LOADERS
-from run import _markdown_table, environment_lines, logistic_objective
+from datasets import LOADERS, C
+from environment import environment_lines
+from report import markdown_table
 
 HERE = Path(__file__).resolve().parent
 #: Snapshots are kept at iterations k with k >= next_snapshot, which then grows
@@ -150,8 +153,8 @@ def traced_fit(estimator, X, y, budget):
     return trace, seconds, status
 
 
-def lbfgs_in_preconditioned_coordinates(X, y, budget, C=1.0):
-    """scipy's L-BFGS on ``GDLogisticRegression(C=C)``'s objective and coordinates.
+def lbfgs_in_preconditioned_coordinates(X, y, budget):
+    """scipy's L-BFGS on the objective and coordinates of ``GDLogisticRegression(C=C)``.
 
     Uses the library's private problem builder: the objective, its gradient
     and the change of variables are exactly those the solvers see. Returns
@@ -223,8 +226,7 @@ def profile(dataset, budget):
     for name, run_case in runs:
         trace, seconds, status = run_case()
         curve = [
-            (elapsed, iteration,
-             logistic_objective(dataset.X, dataset.y, coef, intercept))
+            (elapsed, iteration, dataset.objective(coef, intercept))
             for elapsed, iteration, coef, intercept in trace.snapshots
         ]
         rows.append(dict(name=name, seconds=seconds, status=status, curve=curve))
@@ -236,13 +238,13 @@ def profile(dataset, budget):
 def gap_at(curve, seconds, best):
     """Relative gap of the best snapshot taken by ``seconds`` (None: none yet)."""
     reached = [objective for elapsed, _, objective in curve if elapsed <= seconds]
-    return (min(reached) - best) / abs(best) if reached else None
+    return relative_gap(min(reached), best) if reached else None
 
 
 def time_to_gap(curve, gap, best):
     """Seconds and iterations of the first snapshot within ``gap`` (None: never)."""
     for elapsed, iteration, objective in curve:
-        if (objective - best) / abs(best) <= gap:
+        if relative_gap(objective, best) <= gap:
             return elapsed, iteration
     return None
 
@@ -255,8 +257,8 @@ def report(dataset, reference_seconds, rows, environment):
     lines = [
         "# Convergence profile", "", *environment, "",
         f"{dataset.description}. Objective: C=1 penalised mean log-loss "
-        f"(softmax for more than two classes), computed by `run.py`'s "
-        f"`logistic_objective` at coefficient snapshots taken about "
+        f"(softmax for more than two classes), computed by "
+        f"`gdestimators._reference.log_loss_objective` at coefficient snapshots taken about "
         f"{1 / np.log10(SNAPSHOT_GROWTH):.0f} times per decade of iterations; "
         f"best objective reached: {best:.10f} (by {best_row}). `T` = "
         f"{reference_seconds:.1f} s, the fit time of `LogisticRegression()`.",
@@ -281,7 +283,7 @@ def report(dataset, reference_seconds, rows, environment):
             cells.append("—" if unknown or gap is None else f"{gap:.1e}")
         gap_rows.append([f"`{row['name']}`",
                          f"{row['status']} after {row['seconds']:.1f} s", *cells])
-    lines.append(_markdown_table(
+    lines.append(markdown_table(
         ["estimator", "status", *(f"{m} T" for m in TIME_MULTIPLES)], gap_rows
     ))
     time_rows = []
@@ -291,7 +293,7 @@ def report(dataset, reference_seconds, rows, environment):
             "not reached" if hit is None else f"{hit[0]:.1f} s ({hit[1]} it)"
             for hit in hits
         )])
-    lines += ["", "## Time (s) and iterations to a relative gap", "", _markdown_table(
+    lines += ["", "## Time (s) and iterations to a relative gap", "", markdown_table(
         ["estimator", *(f"{gap:.0e}" for gap in GAP_LEVELS)], time_rows
     )]
     return "\n".join(lines) + "\n"

@@ -13,8 +13,9 @@ same device in one process:
   ``LogisticRegression()`` with ``array_api_dispatch=True`` on the same
   device, and our default fit on the CPU (numpy, the same float32 data):
   time, objective, and relative gap to the best objective reached, all
-  objectives evaluated in float64 by one function. The target is a gap of
-  1e-6 in at most 0.2x scikit-learn's time on the same GPU.
+  objectives evaluated in float64 on the host by ``gdestimators._reference``.
+  The target is a gap of 1e-6 in at most 0.2x scikit-learn's time on the
+  same GPU.
 
 Usage (the machine needs a CUDA build of torch)::
 
@@ -31,7 +32,6 @@ os.environ.setdefault("SCIPY_ARRAY_API", "1")
 
 import argparse  # noqa: E402
 import platform  # noqa: E402
-import subprocess  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -43,6 +43,11 @@ from sklearn.linear_model import LogisticRegression  # noqa: E402
 
 import gdestimators  # noqa: E402
 from gdestimators import GDLogisticRegression  # noqa: E402
+from gdestimators._reference import log_loss_objective, relative_gap  # noqa: E402
+
+# benchmarks/ is on sys.path when run as a script.
+from environment import git_state  # noqa: E402
+from report import markdown_table  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 C = 1.0
@@ -76,18 +81,6 @@ def make_problem(n_rows, n_features, device):
     return X, y
 
 
-def objective(X, y, coef, intercept):
-    """Mean log-loss + ||w||^2 / (2 C m), in float64, on X's device."""
-    coef = torch.as_tensor(np.asarray(coef, dtype=np.float64).ravel(), device=X.device)
-    z = torch.zeros(X.shape[0], dtype=torch.float64, device=X.device)
-    rows = max(1, 2**27 // X.shape[1])  # float64 copies of 1 GiB blocks only
-    for start in range(0, X.shape[0], rows):
-        z[start:start + rows] = X[start:start + rows].to(torch.float64) @ coef
-    z += float(np.asarray(intercept).ravel()[0])
-    loss = torch.nn.functional.softplus(z) - y.to(torch.float64) * z
-    return float(loss.mean()) + float(coef @ coef) / (2 * C * X.shape[0])
-
-
 def coefficients(model):
     coef, intercept = model.coef_, model.intercept_
     if isinstance(coef, torch.Tensor):
@@ -103,9 +96,8 @@ def n_iterations(model):
     return int(np.max(value))
 
 
-def fit_on_host(X, y):
-    """Default fit on numpy copies of the same data: (seconds, model)."""
-    X_host, y_host = X.cpu().numpy(), y.cpu().numpy()
+def fit_on_host(X_host, y_host):
+    """Default fit on numpy copies of the device's data: (seconds, model)."""
     return timed(lambda: GDLogisticRegression(C=C).fit(X_host, y_host), torch.device("cpu"))
 
 
@@ -133,15 +125,20 @@ def run_size(n_rows, n_features, device, rows):
             lambda: GDLogisticRegression(C=C).fit(X, y), device)
         fits["LogisticRegression() on the device (array API)"] = timed(
             lambda: LogisticRegression(C=C).fit(X, y), device)
-    fits["GDLogisticRegression() on the CPU (numpy)"] = fit_on_host(X, y)
-    values = {name: objective(X, y, *coefficients(model))
-              for name, (_, model) in fits.items()}
+    # One host copy serves the CPU fit and every objective: the reference
+    # objective is numpy code.
+    X_host, y_host = X.cpu().numpy(), y.cpu().numpy()
+    fits["GDLogisticRegression() on the CPU (numpy)"] = fit_on_host(X_host, y_host)
+    values = {
+        name: log_loss_objective(X_host, y_host, *coefficients(model), C=C, classes=(0, 1))
+        for name, (_, model) in fits.items()
+    }
     best = min(values.values())
     reference = fits["LogisticRegression() on the device (array API)"][0]
     rows.append((f"{n_rows:,} x {n_features}", "per iteration, solver='gd'",
                  1e3 * per_iteration, f"{per_iteration / read:.2f}x one read", "", ""))
     for name, (seconds, model) in fits.items():
-        gap = (values[name] - best) / abs(best)
+        gap = relative_gap(values[name], best)
         rows.append((f"{n_rows:,} x {n_features}", name, 1e3 * seconds,
                      f"{seconds / reference:.3f}x LogisticRegression()",
                      f"{values[name]:.10f}", f"{gap:.1e} ({n_iterations(model)})"))
@@ -160,8 +157,6 @@ def main():
     rows = []
     for n_rows, n_features in sizes:
         run_size(n_rows, n_features, device, rows)
-    commit = subprocess.run(["git", "-C", str(HERE), "rev-parse", "--short", "HEAD"],
-                            capture_output=True, text=True).stdout.strip()
     name = (torch.cuda.get_device_name(device) if device.type == "cuda"
             else platform.processor() or "CPU")
     lines = [
@@ -170,14 +165,16 @@ def main():
         f"{' --quick' if args.quick else ''}`",
         f"- device: {device} ({name})",
         f"- torch {torch.__version__}, numpy {np.__version__}, scikit-learn "
-        f"{sklearn.__version__}, gdestimators {gdestimators.__version__} (git {commit})",
+        f"{sklearn.__version__}, gdestimators {gdestimators.__version__} (git {git_state()})",
         "- floor: one read of X (`X.sum()`, best of 5); objectives: mean log-loss "
-        "+ ||w||^2/(2Cm) in float64; gap: relative to the best objective of the rows "
-        "of the same size (n_iter in parentheses)",
+        "+ ||w||^2/(2Cm) in float64 (`gdestimators._reference`, on the host); gap: "
+        "relative to the best objective of the rows of the same size (n_iter in "
+        "parentheses)",
         "",
-        "| data | fit | time (ms) | ratio | objective | rel. gap (n_iter) |",
-        "|---|---|---|---|---|---|",
-        *(f"| {a} | {b} | {c:.2f} | {d} | {e} | {f} |" for a, b, c, d, e, f in rows),
+        markdown_table(
+            ["data", "fit", "time (ms)", "ratio", "objective", "rel. gap (n_iter)"],
+            ([a, b, f"{c:.2f}", d, e, f] for a, b, c, d, e, f in rows),
+        ),
     ]
     output.write_text("\n".join(lines) + "\n")
     print(f"wrote {output}")

@@ -43,25 +43,21 @@ import warnings
 
 import numpy as np
 
+# benchmarks/ is on sys.path when run as a script.
+from environment import proc_field
+
 TARGET_EXTRA = 0.10
 BLOCK_ROWS = 10_000
 
 
-def _rss_bytes():
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return float("nan")
+def _status_bytes(key):
+    """A ``kB`` field of ``/proc/self/status`` in bytes; nan when missing.
 
-
-def _high_water_mark_bytes():
-    """VmHWM: the peak RSS since the last reset (see _reset_high_water_mark)."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    return float("nan")
+    ``VmRSS`` is the resident set size, ``VmHWM`` its peak since the last
+    reset (see _reset_high_water_mark).
+    """
+    value = proc_field("/proc/self/status", f"{key}:")
+    return float("nan") if value == "unknown" else int(value.split()[0]) * 1024
 
 
 def _reset_high_water_mark():
@@ -105,7 +101,7 @@ def run_child(args):
         estimator = GDLogisticRegression(max_iter=args.max_iter)
         target = (y > 0).astype(np.int64)
     del y
-    rss_before = _rss_bytes()
+    rss_before = _status_bytes("VmRSS")
     max_rss_before = _max_rss_bytes()
     hwm_reset = _reset_high_water_mark()
     tracemalloc.start()
@@ -118,7 +114,7 @@ def run_child(args):
     _, traced_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     max_rss_after = _max_rss_bytes()
-    hwm_after = _high_water_mark_bytes()
+    hwm_after = _status_bytes("VmHWM")
     result = dict(
         estimator=repr(estimator),
         n_samples=args.n_samples,
