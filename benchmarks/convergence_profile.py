@@ -40,8 +40,8 @@ import scipy.optimize
 from sklearn.linear_model import LogisticRegression
 
 from gdestimators import GDLogisticRegression
-from gdestimators._objectives import BinaryLogistic, Multinomial
-from gdestimators._problem import build_problem
+from gdestimators._losses import classification_loss
+from gdestimators._problem import ObjectiveSettings, build_problem
 from gdestimators._reference import relative_gap
 
 # benchmarks/ is on sys.path when run as a script.
@@ -165,15 +165,13 @@ def lbfgs_in_preconditioned_coordinates(X, y, budget):
     start = time.perf_counter()
     classes, y_index = np.unique(y, return_inverse=True)
     n_samples = X.shape[0]
-    if classes.shape[0] == 2:
-        Y, loss = (y_index == 1).astype(np.float64)[None, :], BinaryLogistic()
-    else:
-        Y = np.zeros((classes.shape[0], n_samples))
-        Y[y_index, np.arange(n_samples)] = 1.0
-        loss = Multinomial()
+    loss = classification_loss(classes.shape[0])
+    settings = ObjectiveSettings(
+        loss, loss.encode_targets(y_index, np.float64),
+        l2_strength=1.0 / (C * n_samples), l1_strength=0.0,
+    )
     problem, model = build_problem(
-        X, Y, np.ones(n_samples), loss, l2_strength=1.0 / (C * n_samples),
-        l1_strength=0.0, fit_intercept=True, precondition="auto",
+        X, settings, np.ones(n_samples), fit_intercept=True, precondition="auto",
     )
     theta = model.initial_theta()
 
