@@ -32,13 +32,15 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 from gdestimators import GDLinearRegression, GDLogisticRegression
 from gdestimators._reference import least_squares_objective, log_loss_objective, relative_gap
+from gdestimators._solvers import SOLVERS as LIBRARY_SOLVERS
 
 RTOL = 1e-6
 SKLEARN_LOGISTIC_RTOL = 1e-4
 # These small problems converge in at most a few hundred iterations; the cap
 # keeps a non-converging case fast (and it then fails on its warning).
 TIGHT = dict(tol=1e-10, max_iter=5000)
-SOLVERS = ["auto", "gd", "nesterov", "bb"]
+# Every solver, and the default choice among them.
+SOLVERS = ["auto", *LIBRARY_SOLVERS]
 
 
 def assert_finite_fit(model):
@@ -683,6 +685,8 @@ def test_infinite_C_is_valid():
 STABLE_RATE = re.compile(r"largest stable learning rate[^=]*= (\S+?)[\s;,(]")
 
 
+# Solvers that take the fixed rate as every step (for "bb" it is only the
+# first one: test_large_first_step_of_bb_is_corrected).
 @pytest.mark.parametrize("solver", ["gd", "nesterov"])
 @pytest.mark.parametrize("precondition", ["auto", "diagonal", "none"])
 @pytest.mark.parametrize("estimator_name", ["linear", "logistic"])

@@ -12,6 +12,7 @@ from sklearn.datasets import load_breast_cancer, load_diabetes
 
 from gdestimators import GDLinearRegression, GDLogisticRegression
 from gdestimators._reference import least_squares_objective
+from gdestimators._solvers import SOLVERS
 
 
 class RecordingCallback:
@@ -34,7 +35,7 @@ class RecordingCallback:
         pass
 
 
-@pytest.mark.parametrize("solver", ["gd", "nesterov", "bb"])
+@pytest.mark.parametrize("solver", list(SOLVERS))
 def test_one_callback_task_per_iteration_with_that_iterations_model(solver):
     X, y = load_diabetes(return_X_y=True)
     callback = RecordingCallback()

@@ -40,6 +40,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gdestimators import GDLinearRegression, GDLogisticRegression
+from gdestimators._solvers import SOLVERS
 
 N_EXAMPLES = int(os.environ.get("GDESTIMATORS_FUZZ_EXAMPLES", "200"))
 REPORT = os.environ.get("GDESTIMATORS_FUZZ_REPORT")
@@ -180,7 +181,7 @@ def problems(draw):
 
     params = dict(
         fit_intercept=draw(st.booleans()),
-        solver=draw(st.sampled_from(["auto", "gd", "nesterov", "bb"])),
+        solver=draw(st.sampled_from(["auto", *SOLVERS])),
         precondition=draw(st.sampled_from(["auto", "full", "diagonal", "none"])),
         max_iter=draw(st.integers(1, 20)),
         tol=draw(st.sampled_from([0.0, 1e-10, 1e-4])),

@@ -46,6 +46,7 @@ from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from gdestimators import GDLinearRegression, GDLogisticRegression
+from gdestimators._solvers import SOLVERS
 
 TOL = 1e-10
 MAX_ITER = 100_000
@@ -115,7 +116,7 @@ def test_pipeline_logistic_regression_equals_manual_scaling():
 def test_grid_search_linear_regression_matches_ridge():
     X, y = load_diabetes(return_X_y=True)
     alphas = [1e-4, 1e-3, 1e-2, 1e-1]
-    solvers = ["gd", "nesterov", "bb"]
+    solvers = list(SOLVERS)
     cv = KFold(n_splits=4, shuffle=True, random_state=0)
     search = GridSearchCV(
         GDLinearRegression(tol=TOL, max_iter=MAX_ITER),
@@ -153,7 +154,7 @@ def test_grid_search_logistic_regression_matches_sklearn():
     # short of the optimum even at tol=1e-10, which shows in the probabilities.
     search = GridSearchCV(
         make_pipeline(StandardScaler(), GDLogisticRegression(tol=TOL, max_iter=MAX_ITER)),
-        {"gdlogisticregression__C": Cs, "gdlogisticregression__solver": ["gd", "nesterov", "bb"]},
+        {"gdlogisticregression__C": Cs, "gdlogisticregression__solver": list(SOLVERS)},
         cv=cv, scoring="neg_log_loss", n_jobs=2,
     ).fit(X, y)
     # Same C, same objective: LogisticRegression is the reference directly.

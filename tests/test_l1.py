@@ -33,6 +33,7 @@ from sklearn.preprocessing import StandardScaler
 
 from gdestimators import GDLinearRegression, GDLogisticRegression
 from gdestimators._reference import least_squares_objective, log_loss_objective, relative_gap
+from gdestimators._solvers import SOLVERS
 
 OBJECTIVE_RTOL = 1e-7
 COEF_RTOL = 1e-6
@@ -132,7 +133,7 @@ def test_multitarget_lasso_is_lasso_per_target():
 
 
 @pytest.mark.parametrize("precondition", ["diagonal", "none"])
-@pytest.mark.parametrize("solver", ["gd", "nesterov", "bb"])
+@pytest.mark.parametrize("solver", list(SOLVERS))
 def test_every_solver_reaches_the_lasso_solution(solver, precondition):
     X, y = dataset("diabetes-standardized")
     alpha = 1.0

@@ -64,6 +64,7 @@ from gdestimators._reference import (
     log_loss_objective,
     log_loss_objective_and_gradient,
 )
+from gdestimators._solvers import SOLVERS
 
 TOL = 1e-10
 MAX_ITER = 100_000
@@ -169,7 +170,7 @@ def test_linear_regression_matches_closed_form(dataset, fit_intercept, weighted,
 
 
 @pytest.mark.parametrize("dataset", ["diabetes", "linnerud"])
-@pytest.mark.parametrize("solver", ["gd", "nesterov", "bb"])
+@pytest.mark.parametrize("solver", list(SOLVERS))
 @pytest.mark.parametrize("precondition", ["full", "diagonal", "none"])
 def test_linear_regression_every_solver(dataset, solver, precondition):
     # Without preconditioning the solvers work in the raw coordinates, where
@@ -397,7 +398,7 @@ def test_logistic_regression_matches_references(dataset, standardize, C, fit_int
     _check_logistic(est, sk, X, y, sample_weight, class_weight, C)
 
 
-@pytest.mark.parametrize("solver", ["gd", "nesterov", "bb"])
+@pytest.mark.parametrize("solver", list(SOLVERS))
 @pytest.mark.parametrize("precondition", ["full", "diagonal", "none"])
 @pytest.mark.parametrize(
     "dataset, standardize, C",

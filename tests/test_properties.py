@@ -44,12 +44,14 @@ from sklearn.linear_model import ElasticNet, LogisticRegression, Ridge
 
 from gdestimators import GDLinearRegression, GDLogisticRegression
 from gdestimators._reference import log_loss_objective_and_gradient
+from gdestimators._solvers import SOLVERS as LIBRARY_SOLVERS
 
 RTOL = 1e-6
 SKLEARN_LOGISTIC_RTOL = 1e-4
 TIGHT = dict(tol=1e-10, max_iter=100_000)
 
-SOLVERS = ["auto", "gd", "nesterov", "bb"]
+# Every solver, and the default choice among them.
+SOLVERS = ["auto", *LIBRARY_SOLVERS]
 PRECONDITIONERS = ["auto", "full", "diagonal"]
 
 PROPERTY_SETTINGS = settings(
