@@ -374,7 +374,7 @@ def format_table(rows):
     def line(cells):
         return "  ".join(
             cell.ljust(width) if i < TEXT_COLUMNS else cell.rjust(width)
-            for i, (cell, width) in enumerate(zip(cells, widths))
+            for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
         ).rstrip()
 
     rule = "-" * len(line(HEADERS))

@@ -140,7 +140,7 @@ def problems(draw):
         label_kind = draw(st.sampled_from(["int"] * 4 + ["str", "float", "bool",
                                                          "continuous", "with_nan"]))
         if label_kind == "str":
-            y = np.array(["c%d" % v for v in labels], dtype=object)
+            y = np.array([f"c{v}" for v in labels], dtype=object)
         elif label_kind == "float":
             y = labels.astype(float) * 2.5 - 1.0
         elif label_kind == "bool":
@@ -344,7 +344,7 @@ def _run_one(problem):
                     _record(entry)
 
     after = [_fingerprint(a) for a in inputs]
-    for name, old, new in zip(["X", "y", "sample_weight"], before, after):
+    for name, old, new in zip(["X", "y", "sample_weight"], before, after, strict=True):
         if old != new:
             entry = dict(estimator=problem["kind"], method="any", **problem["description"],
                          outcome="forbidden", exception="ModifiedInput",

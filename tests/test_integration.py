@@ -136,7 +136,7 @@ def test_grid_search_linear_regression_matches_ridge():
         reference[alpha] = np.mean(scores)
 
     results = search.cv_results_
-    for params, score in zip(results["params"], results["mean_test_score"]):
+    for params, score in zip(results["params"], results["mean_test_score"], strict=True):
         assert score == pytest.approx(reference[params["alpha"]], abs=SCORE_ATOL), params
     best_alpha = max(reference, key=reference.get)
     assert search.best_params_["alpha"] == best_alpha
@@ -163,12 +163,12 @@ def test_grid_search_logistic_regression_matches_sklearn():
         {"logisticregression__C": Cs},
         cv=cv, scoring="neg_log_loss",
     ).fit(X, y)
-    ref_score = dict(zip(Cs, reference.cv_results_["mean_test_score"]))
+    ref_score = dict(zip(Cs, reference.cv_results_["mean_test_score"], strict=True))
     # The grid's scores are well separated, so "best" is not decided by noise.
     assert np.min(np.diff(np.sort(list(ref_score.values())))) > 100 * SCORE_ATOL
 
     results = search.cv_results_
-    for params, score in zip(results["params"], results["mean_test_score"]):
+    for params, score in zip(results["params"], results["mean_test_score"], strict=True):
         C = params["gdlogisticregression__C"]
         assert score == pytest.approx(ref_score[C], abs=SCORE_ATOL), params
     assert (
@@ -335,7 +335,7 @@ def test_routed_sample_weight_in_cross_validate():
         result = cross_validate(
             est, X, y, cv=cv, params={"sample_weight": sw}, return_estimator=True
         )
-    for fitted, (train, _) in zip(result["estimator"], cv.split(X, y)):
+    for fitted, (train, _) in zip(result["estimator"], cv.split(X, y), strict=True):
         direct = GDLogisticRegression(C=1.0, tol=TOL).fit(
             X[train], y[train], sample_weight=sw[train]
         )

@@ -23,7 +23,7 @@ minimisers are unique and these are meaningful. Zeros must be exact
 """
 
 import re
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pytest
@@ -45,7 +45,7 @@ TIGHT = dict(tol=1e-12, max_iter=200_000)
 # ---------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=None)
+@cache
 def dataset(name):
     if name == "diabetes-raw":
         return load_diabetes(return_X_y=True, scaled=False)
@@ -151,7 +151,7 @@ def test_every_solver_reaches_the_lasso_solution(solver, precondition):
 # ---------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=None)
+@cache
 def saga_reference(data_name, C, l1_ratio):
     X, y = dataset(data_name)
     return LogisticRegression(C=C, l1_ratio=l1_ratio, solver="saga", tol=1e-12,

@@ -1,4 +1,4 @@
-"""Tests of the note's gradients in :mod:`gdestimators._objectives` and :mod:`gdestimators._problem`.
+"""The note's gradients: :mod:`gdestimators._objectives` and :mod:`gdestimators._problem`.
 
 Every gradient is checked against an independent reference:
 
@@ -161,7 +161,7 @@ def test_squared_error_with_no_targets_means_zero_targets():
     zeros = np.zeros_like(Y)
     with_none = loss_and_gradient(X, None, s, w, b, SquaredError())
     with_zeros = loss_and_gradient(X, zeros, s, w, b, SquaredError())
-    for got, expected in zip(with_none, with_zeros):
+    for got, expected in zip(with_none, with_zeros, strict=True):
         assert_allclose(got, expected, rtol=1e-14)
 
 
@@ -248,7 +248,7 @@ def test_integer_weights_equal_repeated_columns(loss_name, k):
     repeated = loss_and_gradient(
         np.ascontiguousarray(X[:, repeat]), Y[:, repeat], np.ones(repeat.size), w, b, loss
     )
-    for got, expected in zip(weighted, repeated):
+    for got, expected in zip(weighted, repeated, strict=True):
         # Same terms summed in a different order.
         assert_allclose(got, expected, rtol=1e-12, atol=1e-14)
 

@@ -389,7 +389,7 @@ def test_logistic_regression_matches_references(dataset, standardize, C, fit_int
     if weights in ("sample_weight", "balanced+sample_weight"):
         sample_weight = _sample_weight(X.shape[0], True, seed=1)
     if weights == "class_weight_dict":
-        class_weight = {c: w for c, w in zip(classes, np.linspace(0.5, 2.0, classes.size))}
+        class_weight = dict(zip(classes, np.linspace(0.5, 2.0, classes.size), strict=True))
     if weights == "balanced+sample_weight":
         class_weight = "balanced"
     est, sk = _fit_pair(
