@@ -24,6 +24,7 @@ weight changes entries by order one).
 
 import numpy as np
 import pytest
+from _finite_differences import central_difference  # tests/ is on pytest's pythonpath
 from numpy.testing import assert_allclose
 
 from gdestimators._objectives import (
@@ -40,7 +41,6 @@ from gdestimators._reference import (
     log_loss_objective_and_gradient,
 )
 
-EPS = 1e-6
 # See the module docstring: FD noise is ~1e-10, real errors are O(1).
 FD_RTOL = 1e-6
 FD_ATOL = 1e-8
@@ -67,19 +67,6 @@ def reference_cost(X, Y, s, w, b, loss_name):
     else:  # pragma: no cover
         raise ValueError(loss_name)
     return log_loss_objective(X.T, labels, w.T, b, C=np.inf, sample_weight=s, classes=classes)
-
-
-def central_difference(function, x):
-    """Central finite-difference gradient of the scalar ``function`` at ``x``."""
-    x = np.array(x, dtype=np.float64)
-    gradient = np.zeros_like(x)
-    for index in np.ndindex(x.shape):
-        step = EPS * max(1.0, abs(x[index]))
-        plus, minus = x.copy(), x.copy()
-        plus[index] += step
-        minus[index] -= step
-        gradient[index] = (function(plus) - function(minus)) / (2.0 * step)
-    return gradient
 
 
 def make_data(loss_name, n_features=5, m=30, k=1, seed=0):
