@@ -11,6 +11,8 @@ import pytest
 from sklearn.datasets import load_breast_cancer, load_diabetes
 
 from gdestimators import GDLinearRegression, GDLogisticRegression
+from gdestimators._reference import least_squares_objective
+from gdestimators._solvers import SOLVERS
 
 
 class RecordingCallback:
@@ -33,7 +35,7 @@ class RecordingCallback:
         pass
 
 
-@pytest.mark.parametrize("solver", ["gd", "nesterov", "bb"])
+@pytest.mark.parametrize("solver", list(SOLVERS))
 def test_one_callback_task_per_iteration_with_that_iterations_model(solver):
     X, y = load_diabetes(return_X_y=True)
     callback = RecordingCallback()
@@ -44,7 +46,10 @@ def test_one_callback_task_per_iteration_with_that_iterations_model(solver):
         model.fit(X, y)
     assert len(callback.ended) == model.n_iter_ == 40
     for iteration, snapshot in enumerate(callback.ended):
-        objective = 0.5 * np.mean((snapshot.predict(X) - y) ** 2)
+        # It predicts with its coefficients, whose objective is the iteration's.
+        np.testing.assert_allclose(snapshot.predict(X), X @ snapshot.coef_ + snapshot.intercept_,
+                                   rtol=1e-12)
+        objective = least_squares_objective(X, y, snapshot.coef_, snapshot.intercept_)
         np.testing.assert_allclose(objective, model.loss_curve_[iteration], rtol=1e-10)
     np.testing.assert_allclose(callback.ended[-1].coef_, model.coef_)
 

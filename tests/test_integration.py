@@ -46,6 +46,7 @@ from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from gdestimators import GDLinearRegression, GDLogisticRegression
+from gdestimators._solvers import SOLVERS
 
 TOL = 1e-10
 MAX_ITER = 100_000
@@ -115,7 +116,7 @@ def test_pipeline_logistic_regression_equals_manual_scaling():
 def test_grid_search_linear_regression_matches_ridge():
     X, y = load_diabetes(return_X_y=True)
     alphas = [1e-4, 1e-3, 1e-2, 1e-1]
-    solvers = ["gd", "nesterov", "bb"]
+    solvers = list(SOLVERS)
     cv = KFold(n_splits=4, shuffle=True, random_state=0)
     search = GridSearchCV(
         GDLinearRegression(tol=TOL, max_iter=MAX_ITER),
@@ -135,7 +136,7 @@ def test_grid_search_linear_regression_matches_ridge():
         reference[alpha] = np.mean(scores)
 
     results = search.cv_results_
-    for params, score in zip(results["params"], results["mean_test_score"]):
+    for params, score in zip(results["params"], results["mean_test_score"], strict=True):
         assert score == pytest.approx(reference[params["alpha"]], abs=SCORE_ATOL), params
     best_alpha = max(reference, key=reference.get)
     assert search.best_params_["alpha"] == best_alpha
@@ -153,7 +154,7 @@ def test_grid_search_logistic_regression_matches_sklearn():
     # short of the optimum even at tol=1e-10, which shows in the probabilities.
     search = GridSearchCV(
         make_pipeline(StandardScaler(), GDLogisticRegression(tol=TOL, max_iter=MAX_ITER)),
-        {"gdlogisticregression__C": Cs, "gdlogisticregression__solver": ["gd", "nesterov", "bb"]},
+        {"gdlogisticregression__C": Cs, "gdlogisticregression__solver": list(SOLVERS)},
         cv=cv, scoring="neg_log_loss", n_jobs=2,
     ).fit(X, y)
     # Same C, same objective: LogisticRegression is the reference directly.
@@ -162,12 +163,12 @@ def test_grid_search_logistic_regression_matches_sklearn():
         {"logisticregression__C": Cs},
         cv=cv, scoring="neg_log_loss",
     ).fit(X, y)
-    ref_score = dict(zip(Cs, reference.cv_results_["mean_test_score"]))
+    ref_score = dict(zip(Cs, reference.cv_results_["mean_test_score"], strict=True))
     # The grid's scores are well separated, so "best" is not decided by noise.
     assert np.min(np.diff(np.sort(list(ref_score.values())))) > 100 * SCORE_ATOL
 
     results = search.cv_results_
-    for params, score in zip(results["params"], results["mean_test_score"]):
+    for params, score in zip(results["params"], results["mean_test_score"], strict=True):
         C = params["gdlogisticregression__C"]
         assert score == pytest.approx(ref_score[C], abs=SCORE_ATOL), params
     assert (
@@ -334,7 +335,7 @@ def test_routed_sample_weight_in_cross_validate():
         result = cross_validate(
             est, X, y, cv=cv, params={"sample_weight": sw}, return_estimator=True
         )
-    for fitted, (train, _) in zip(result["estimator"], cv.split(X, y)):
+    for fitted, (train, _) in zip(result["estimator"], cv.split(X, y), strict=True):
         direct = GDLogisticRegression(C=1.0, tol=TOL).fit(
             X[train], y[train], sample_weight=sw[train]
         )
