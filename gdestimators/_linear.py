@@ -55,7 +55,8 @@ class GDLinearRegression(MultiOutputMixin, RegressorMixin, GDBase):
         note's fixed learning rate for ``"gd"`` and ``"nesterov"`` (applied in
         the preconditioned coordinates unless ``precondition="none"``) and the
         first step of ``"bb"``. A fixed rate that makes the objective grow
-        raises a ``ValueError`` naming the largest stable rate.
+        raises :class:`~gdestimators.DivergenceError` (a ``ValueError``)
+        naming the largest stable rate.
     precondition : {"auto", "full", "diagonal", "none"}, default="auto"
         Change of variables that changes the path, not the minimiser; it is
         what makes raw, unscaled, correlated data converge. ``"diagonal"``
