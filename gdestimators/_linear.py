@@ -87,7 +87,9 @@ class GDLinearRegression(MultiOutputMixin, RegressorMixin, GDBase):
     intercept_ : float or ndarray of shape (n_targets,)
         Intercept ``b``; 0.0 when ``fit_intercept=False``.
     n_iter_ : int
-        Iterations run.
+        Iterations run (steps taken, after ``partial_fit``): one count, since
+        all targets are solved together, as ``ElasticNet`` and
+        ``HuberRegressor`` report theirs.
     loss_curve_ : list of float of length n_iter_
         Objective ``F`` (penalty included) after each iteration.
     n_features_in_ : int

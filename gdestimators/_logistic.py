@@ -101,9 +101,12 @@ class GDLogisticRegression(ClassifierMixin, GDBase):
         Coefficients; one row for binary problems (for ``classes_[1]``).
     intercept_ : ndarray of shape (1,) or (n_classes,)
         Intercepts; zeros when ``fit_intercept=False``.
-    n_iter_ : int
-        Iterations run.
-    loss_curve_ : list of float of length n_iter_
+    n_iter_ : ndarray of shape (1,)
+        Iterations run (steps taken, after ``partial_fit``), as an int32
+        array like scikit-learn's ``LogisticRegression``: one count for the
+        single problem solved for all classes. In the namespace and on the
+        device of ``X`` for array-API inputs.
+    loss_curve_ : list of float of length n_iter_[0]
         Mean-form objective (penalty included) after each iteration.
     n_features_in_ : int
         Number of features seen during fit.
@@ -206,6 +209,7 @@ class GDLogisticRegression(ClassifierMixin, GDBase):
             X, y, Y, sample_weight, loss,
             **self._objective_settings(Y, sample_weight, to_float(xp.sum(sample_weight))),
         )
+        self.n_iter_ = _n_iter_array(self.n_iter_, like=X)
         if self.C == np.inf and self._separates(X, y_index, sample_weight):
             warnings.warn(
                 "The classes are linearly separable in the training data and "
@@ -308,10 +312,17 @@ class GDLogisticRegression(ClassifierMixin, GDBase):
         sample_weight = self._class_weighted(sample_weight, X, y, y_index)
         self._stream_weight += to_float(xp.sum(sample_weight))
         Y, loss = self._one_hot(y_index, X)
-        self._partial_fit_step(
-            X, y, Y, sample_weight, loss,
-            **self._objective_settings(Y, sample_weight, self._stream_weight),
-        )
+        if hasattr(self, "n_iter_"):
+            # The step count continues from the previous call as an int.
+            self.n_iter_ = int(self.n_iter_[0])
+        try:
+            self._partial_fit_step(
+                X, y, Y, sample_weight, loss,
+                **self._objective_settings(Y, sample_weight, self._stream_weight),
+            )
+        finally:
+            if hasattr(self, "n_iter_"):
+                self.n_iter_ = _n_iter_array(self.n_iter_, like=X)
         return self
 
     def _class_weighted(self, sample_weight, X, y, y_index):
@@ -470,6 +481,15 @@ class GDLogisticRegression(ClassifierMixin, GDBase):
         if z.shape[0] == 1:
             return xp.astype(z[0, ...] > 0, xp.int64)
         return xp.argmax(z, axis=0)
+
+
+def _n_iter_array(n_iter, like):
+    """``n_iter_`` as scikit-learn's classifiers give it: int32, shape ``(1,)``.
+
+    In the namespace and on the device of ``like`` (numpy for sparse and dask
+    data), as ``LogisticRegression`` does with array-API inputs.
+    """
+    return from_numpy(np.asarray([n_iter], dtype=np.int32), like=like)
 
 
 def _prior_log_odds(Y, sample_weight):

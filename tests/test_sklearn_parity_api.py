@@ -6,12 +6,19 @@ Code written for ``LogisticRegression`` / ``LinearRegression`` reads
 those of the scikit-learn estimator that code was written for.
 """
 
+from numbers import Integral
+
 import numpy as np
 import pytest
 from sklearn.datasets import load_iris, make_classification, make_regression
+from sklearn.linear_model import (
+    ElasticNet,
+    HuberRegressor,
+    LogisticRegression,
+)
 
 import gdestimators
-from gdestimators import DivergenceError, GDLinearRegression
+from gdestimators import DivergenceError, GDLinearRegression, GDLogisticRegression
 
 DTYPES = [np.float64, np.float32]
 
@@ -28,6 +35,60 @@ def _classification(dtype, n_classes):
     else:
         X, y = make_classification(n_samples=80, n_features=5, random_state=0)
     return X.astype(dtype), y
+
+
+# ---------------------------------------------------------------------------
+# n_iter_
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_classifier_n_iter_is_an_array_of_one_count_like_logistic_regression(n_classes):
+    X, y = _classification(np.float64, n_classes)
+    ours = GDLogisticRegression().fit(X, y)
+    theirs = LogisticRegression(max_iter=1000).fit(X, y)
+    assert type(ours.n_iter_) is type(theirs.n_iter_) is np.ndarray
+    assert ours.n_iter_.shape == theirs.n_iter_.shape == (1,)
+    assert ours.n_iter_.dtype == theirs.n_iter_.dtype
+    assert ours.n_iter_[0] == len(ours.loss_curve_) > 0
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_classifier_n_iter_reaches_max_iter_as_logistic_regression_reports_it():
+    X, y = _classification(np.float64, 3)
+    ours = GDLogisticRegression(max_iter=3, tol=0.0).fit(X, y)
+    theirs = LogisticRegression(max_iter=3, tol=0.0).fit(X, y)
+    assert ours.n_iter_[0] == theirs.n_iter_[0] == 3
+
+
+def test_classifier_n_iter_counts_partial_fit_steps_in_an_array():
+    X, y = _classification(np.float64, 3)
+    est = GDLogisticRegression()
+    for step in (1, 2, 3):
+        est.partial_fit(X, y, classes=np.unique(y))
+        assert isinstance(est.n_iter_, np.ndarray)
+        assert est.n_iter_.shape == (1,) and est.n_iter_.dtype == np.int32
+        assert est.n_iter_[0] == step
+    est.fit(X, y)  # fit starts afresh; partial_fit then starts a new stream
+    est.partial_fit(X, y)
+    assert est.n_iter_[0] == 1
+
+
+def test_regressor_n_iter_is_one_int_like_elastic_net():
+    """One count for all targets (they are solved together), an int as
+    ElasticNet (single target), HuberRegressor and SGDRegressor give it."""
+    for n_targets in (1, 3):
+        X, y = _regression(np.float64, n_targets)
+        ours = GDLinearRegression().fit(X, y)
+        assert isinstance(ours.n_iter_, Integral) and not isinstance(ours.n_iter_, np.ndarray)
+        assert ours.n_iter_ == len(ours.loss_curve_) > 0
+    X, y = _regression(np.float64)
+    for reference in (ElasticNet(alpha=0.1), HuberRegressor(max_iter=1000)):
+        assert isinstance(reference.fit(X, y).n_iter_, Integral)
+    est = GDLinearRegression()
+    est.partial_fit(X, y)
+    est.partial_fit(X, y)
+    assert isinstance(est.n_iter_, Integral) and est.n_iter_ == 2
 
 
 # ---------------------------------------------------------------------------
