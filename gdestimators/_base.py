@@ -104,6 +104,8 @@ class GDBase(CallbackSupportMixin, BaseEstimator):
         intercept = self.intercept_
         if isinstance(intercept, float):
             intercept = from_numpy(np.asarray([intercept], dtype=numpy_float_dtype(coef)), coef)
+        elif intercept.ndim == 0:  # a 0-d array of another namespace
+            intercept = xp.reshape(intercept, (1,))
         return coef, intercept
 
     def _warm_start_coefficients(self, n_features, n_outputs, force=False):

@@ -84,8 +84,10 @@ class GDLinearRegression(MultiOutputMixin, RegressorMixin, GDBase):
     ----------
     coef_ : ndarray of shape (n_features,) or (n_targets, n_features)
         Coefficients ``W``.
-    intercept_ : float or ndarray of shape (n_targets,)
-        Intercept ``b``; 0.0 when ``fit_intercept=False``.
+    intercept_ : numpy scalar or ndarray of shape (n_targets,)
+        Intercept ``b``; 0 when ``fit_intercept=False``. For a 1-D ``y``, a
+        numpy scalar of the data's dtype (``np.float64`` or ``np.float32``),
+        as ``LinearRegression`` gives it (a 0-d array for array-API inputs).
     n_iter_ : int
         Iterations run (steps taken, after ``partial_fit``): one count, since
         all targets are solved together, as ``ElasticNet`` and
@@ -255,10 +257,11 @@ class GDLinearRegression(MultiOutputMixin, RegressorMixin, GDBase):
 
     def _coefficient_attributes(self, w, b, target_ndim):
         """``coef_`` and ``intercept_`` in scikit-learn's shapes."""
-        if target_ndim == 1:
-            intercept = float(b[0]) if self.fit_intercept else 0.0
-            return {"coef_": w[:, 0], "intercept_": intercept}
         intercept = b if self.fit_intercept else namespace(b).zeros_like(b)
+        if target_ndim == 1:
+            # As LinearRegression: a numpy scalar of the data's dtype (a 0-d
+            # array in other namespaces), not a Python float.
+            return {"coef_": w[:, 0], "intercept_": intercept[0]}
         return {"coef_": w.T, "intercept_": intercept}
 
     def predict(self, X):

@@ -6,14 +6,17 @@ Code written for ``LogisticRegression`` / ``LinearRegression`` reads
 those of the scikit-learn estimator that code was written for.
 """
 
+import os
 from numbers import Integral
 
 import numpy as np
 import pytest
+import sklearn
 from sklearn.datasets import load_iris, make_classification, make_regression
 from sklearn.linear_model import (
     ElasticNet,
     HuberRegressor,
+    LinearRegression,
     LogisticRegression,
 )
 
@@ -92,6 +95,57 @@ def test_regressor_n_iter_is_one_int_like_elastic_net():
 
 
 # ---------------------------------------------------------------------------
+# intercept_
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_regressor_intercept_is_a_numpy_scalar_of_the_data_dtype(dtype):
+    X, y = _regression(dtype)
+    ours = GDLinearRegression().fit(X, y)
+    theirs = LinearRegression().fit(X, y)
+    assert type(ours.intercept_) is type(theirs.intercept_) is np.dtype(dtype).type
+    np.testing.assert_allclose(ours.intercept_, theirs.intercept_, rtol=1e-4)
+    # Without intercept: zero, of the same type (LinearRegression gives the
+    # Python float 0.0 there; a numpy scalar equals it and is a number too).
+    ours = GDLinearRegression(fit_intercept=False).fit(X, y)
+    theirs = LinearRegression(fit_intercept=False).fit(X, y)
+    assert type(ours.intercept_) is np.dtype(dtype).type
+    assert ours.intercept_ == theirs.intercept_ == 0.0
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_regressor_intercept_is_an_array_for_several_targets(dtype):
+    X, y = _regression(dtype, n_targets=3)
+    ours = GDLinearRegression().fit(X, y)
+    theirs = LinearRegression().fit(X, y)
+    assert type(ours.intercept_) is type(theirs.intercept_) is np.ndarray
+    assert ours.intercept_.shape == theirs.intercept_.shape == (3,)
+    assert ours.intercept_.dtype == theirs.intercept_.dtype == dtype
+
+
+def test_regressor_intercept_after_partial_fit_is_a_numpy_scalar():
+    X, y = _regression(np.float64)
+    est = GDLinearRegression().partial_fit(X, y)
+    assert type(est.intercept_) is np.float64
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_classifier_intercept_is_an_array_like_logistic_regression(dtype, n_classes,
+                                                                  fit_intercept):
+    X, y = _classification(dtype, n_classes)
+    ours = GDLogisticRegression(fit_intercept=fit_intercept).fit(X, y)
+    theirs = LogisticRegression(fit_intercept=fit_intercept, max_iter=1000).fit(X, y)
+    assert type(ours.intercept_) is type(theirs.intercept_) is np.ndarray
+    assert ours.intercept_.shape == theirs.intercept_.shape
+    assert ours.intercept_.dtype == theirs.intercept_.dtype == dtype
+    if not fit_intercept:
+        np.testing.assert_array_equal(ours.intercept_, theirs.intercept_)
+
+
+# ---------------------------------------------------------------------------
 # DivergenceError
 # ---------------------------------------------------------------------------
 
@@ -113,3 +167,27 @@ def test_a_too_large_fixed_learning_rate_raises_divergence_error(solver):
         est.fit(X, y)
     with pytest.raises(ValueError):  # what code written for scikit-learn catches
         est.fit(X, y)
+
+
+# ---------------------------------------------------------------------------
+# Array-API inputs: attributes in the namespace of X, as LogisticRegression's
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(os.environ.get("SCIPY_ARRAY_API") != "1",
+                    reason="array-API dispatch needs SCIPY_ARRAY_API=1")
+def test_array_api_n_iter_and_intercept_live_in_the_namespace_of_X():
+    xp = pytest.importorskip("array_api_strict")
+    X, y = _classification(np.float64, 3)
+    with sklearn.config_context(array_api_dispatch=True):
+        clf = GDLogisticRegression().fit(xp.asarray(X), xp.asarray(y))
+        reference = LogisticRegression().fit(xp.asarray(X), xp.asarray(y))
+        assert type(clf.n_iter_) is type(reference.n_iter_)
+        assert clf.n_iter_.shape == (1,) and clf.n_iter_.dtype == xp.int32
+        X, y = _regression(np.float64)
+        reg = GDLinearRegression().fit(xp.asarray(X), xp.asarray(y))
+        assert reg.intercept_.ndim == 0 and reg.intercept_.dtype == xp.float64
+        prediction = reg.predict(xp.asarray(X))
+    numpy_fit = GDLinearRegression().fit(X, y)
+    np.testing.assert_allclose(float(reg.intercept_), numpy_fit.intercept_, rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(prediction), numpy_fit.predict(X), rtol=1e-6)
