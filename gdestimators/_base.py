@@ -4,6 +4,7 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.callback import CallbackSupportMixin
 from sklearn.exceptions import ConvergenceWarning
@@ -99,8 +100,11 @@ class GDBase(CallbackSupportMixin, BaseEstimator):
 
     def _coefficient_rows(self, n_features):
         """``coef_`` as rows ``(k, n_features)`` and ``intercept_`` as ``(k,)``."""
-        xp = namespace(self.coef_)
-        coef = xp.reshape(self.coef_, (-1, n_features))
+        coef = self.coef_
+        if sp.issparse(coef):  # after sparsify()
+            coef = coef.toarray()
+        xp = namespace(coef)
+        coef = xp.reshape(coef, (-1, n_features))
         intercept = self.intercept_
         if isinstance(intercept, float):
             intercept = from_numpy(np.asarray([intercept], dtype=numpy_float_dtype(coef)), coef)

@@ -3,6 +3,7 @@
 from numbers import Real
 
 from sklearn.base import MultiOutputMixin, RegressorMixin, _fit_context
+from sklearn.linear_model._base import SparseCoefMixin
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -17,7 +18,7 @@ from ._base import (
 from ._objectives import SquaredError
 
 
-class GDLinearRegression(MultiOutputMixin, RegressorMixin, GDBase):
+class GDLinearRegression(MultiOutputMixin, RegressorMixin, SparseCoefMixin, GDBase):
     """Linear least squares fitted by gradient descent.
 
     Minimises the mean-form elastic-net objective (scikit-learn's
@@ -83,7 +84,8 @@ class GDLinearRegression(MultiOutputMixin, RegressorMixin, GDBase):
     Attributes
     ----------
     coef_ : ndarray of shape (n_features,) or (n_targets, n_features)
-        Coefficients ``W``.
+        Coefficients ``W``; a scipy sparse matrix of the same shape after
+        :meth:`sparsify` (predictions work with either).
     intercept_ : numpy scalar or ndarray of shape (n_targets,)
         Intercept ``b``; 0 when ``fit_intercept=False``. For a 1-D ``y``, a
         numpy scalar of the data's dtype (``np.float64`` or ``np.float32``),

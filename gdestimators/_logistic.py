@@ -6,6 +6,7 @@ from numbers import Real
 import numpy as np
 from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model._base import SparseCoefMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
@@ -30,7 +31,7 @@ from ._base import (
 from ._objectives import BinaryLogistic, Multinomial, sigmoid, softmax
 
 
-class GDLogisticRegression(ClassifierMixin, GDBase):
+class GDLogisticRegression(ClassifierMixin, SparseCoefMixin, GDBase):
     """Logistic regression fitted by gradient descent.
 
     Has the same minimiser as scikit-learn's
@@ -98,7 +99,9 @@ class GDLogisticRegression(ClassifierMixin, GDBase):
     classes_ : ndarray of shape (n_classes,)
         Class labels.
     coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
-        Coefficients; one row for binary problems (for ``classes_[1]``).
+        Coefficients; one row for binary problems (for ``classes_[1]``). A
+        scipy sparse matrix after :meth:`sparsify` (predictions work with
+        either).
     intercept_ : ndarray of shape (1,) or (n_classes,)
         Intercepts; zeros when ``fit_intercept=False``.
     n_iter_ : ndarray of shape (1,)

@@ -7,17 +7,21 @@ those of the scikit-learn estimator that code was written for.
 """
 
 import os
+import pickle
 from numbers import Integral
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 import sklearn
 from sklearn.datasets import load_iris, make_classification, make_regression
+from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import (
     ElasticNet,
     HuberRegressor,
     LinearRegression,
     LogisticRegression,
+    SGDRegressor,
 )
 
 import gdestimators
@@ -143,6 +147,106 @@ def test_classifier_intercept_is_an_array_like_logistic_regression(dtype, n_clas
     assert ours.intercept_.dtype == theirs.intercept_.dtype == dtype
     if not fit_intercept:
         np.testing.assert_array_equal(ours.intercept_, theirs.intercept_)
+
+
+# ---------------------------------------------------------------------------
+# sparsify() / densify()
+# ---------------------------------------------------------------------------
+
+CLASSIFIER_METHODS = ["predict", "predict_proba", "predict_log_proba", "decision_function"]
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_classifier_sparsify_densify_as_logistic_regression(n_classes):
+    X, y = _classification(np.float64, n_classes)
+    ours = GDLogisticRegression(C=0.1, l1_ratio=1.0).fit(X, y)
+    theirs = LogisticRegression(C=0.1, l1_ratio=1.0, solver="saga", max_iter=5000).fit(X, y)
+    dense_coef = ours.coef_.copy()
+    before = {name: getattr(ours, name)(X) for name in CLASSIFIER_METHODS}
+    score = ours.score(X, y)
+
+    assert ours.sparsify() is ours
+    theirs.sparsify()
+    assert sp.issparse(ours.coef_)
+    assert type(ours.coef_) is type(theirs.coef_)
+    assert ours.coef_.shape == theirs.coef_.shape
+    np.testing.assert_array_equal(ours.coef_.toarray(), dense_coef)
+    assert isinstance(ours.intercept_, np.ndarray)  # not converted
+    for X_input in (X, sp.csr_matrix(X), sp.coo_matrix(X)):
+        for name in CLASSIFIER_METHODS:
+            np.testing.assert_allclose(getattr(ours, name)(X_input), before[name],
+                                       rtol=1e-12, atol=1e-12, err_msg=name)
+    assert ours.score(X, y) == score
+    # Pickling and refitting keep working on the sparse coefficients.
+    restored = pickle.loads(pickle.dumps(ours))
+    np.testing.assert_array_equal(restored.predict(X), before["predict"])
+
+    assert ours.densify() is ours
+    theirs.densify()
+    assert type(ours.coef_) is type(theirs.coef_) is np.ndarray
+    np.testing.assert_array_equal(ours.coef_, dense_coef)
+    assert ours.densify() is ours  # a no-op on dense coefficients
+
+
+@pytest.mark.parametrize("n_targets", [1, 2])
+def test_regressor_sparsify_densify(n_targets):
+    """As scikit-learn's SparseCoefMixin (SGDRegressor has the 1-D ``coef_``)."""
+    X, y = _regression(np.float64, n_targets)
+    ours = GDLinearRegression(alpha=5.0, l1_ratio=1.0).fit(X, y)
+    dense_coef, prediction = ours.coef_.copy(), ours.predict(X)
+    ours.sparsify()
+    assert sp.issparse(ours.coef_)
+    if n_targets == 1:
+        theirs = SGDRegressor(random_state=0).fit(X, y).sparsify()
+        assert type(ours.coef_) is type(theirs.coef_)
+        assert ours.coef_.shape == theirs.coef_.shape == (X.shape[1],)
+    np.testing.assert_array_equal(ours.coef_.toarray(), dense_coef)
+    for X_input in (X, sp.csr_matrix(X), sp.csc_matrix(X)):
+        predicted = ours.predict(X_input)
+        assert predicted.shape == prediction.shape
+        np.testing.assert_allclose(predicted, prediction, rtol=1e-12)
+    ours.densify()
+    assert isinstance(ours.coef_, np.ndarray)
+    np.testing.assert_array_equal(ours.coef_, dense_coef)
+
+
+def test_sparsify_follows_the_sparse_interface_setting():
+    X, y = _classification(np.float64, 3)
+    ours = GDLogisticRegression().fit(X, y)
+    theirs = LogisticRegression().fit(X, y)
+    with sklearn.config_context(sparse_interface="sparray"):
+        ours.sparsify()
+        theirs.sparsify()
+    assert type(ours.coef_) is type(theirs.coef_)
+    np.testing.assert_array_equal(ours.predict(X), ours.densify().predict(X))
+
+
+@pytest.mark.parametrize("Estimator", [GDLinearRegression, GDLogisticRegression])
+def test_sparsify_and_densify_need_a_fitted_estimator(Estimator):
+    for method in ("sparsify", "densify"):
+        with pytest.raises(NotFittedError):
+            getattr(Estimator(), method)()
+        with pytest.raises(NotFittedError):
+            getattr(LogisticRegression(), method)()
+
+
+@pytest.mark.parametrize("Estimator", [GDLinearRegression, GDLogisticRegression])
+def test_warm_start_and_partial_fit_from_sparse_coefficients(Estimator):
+    if Estimator is GDLinearRegression:
+        X, y = _regression(np.float64)
+        extra = {}
+    else:
+        X, y = _classification(np.float64, 3)
+        extra = {"classes": np.unique(y)}
+    cold = Estimator(tol=1e-10).fit(X, y)
+    warm = Estimator(tol=1e-10, warm_start=True).fit(X, y).sparsify()
+    warm.fit(X, y)  # from the optimum: no iteration
+    assert np.ravel(warm.n_iter_)[0] == 0
+    assert isinstance(warm.coef_, np.ndarray)
+    np.testing.assert_allclose(warm.coef_, cold.coef_, rtol=1e-8, atol=1e-10)
+    stepped = Estimator().fit(X, y).sparsify()
+    stepped.partial_fit(X, y, **extra)
+    assert isinstance(stepped.coef_, np.ndarray)
 
 
 # ---------------------------------------------------------------------------
