@@ -4,7 +4,7 @@ Usage, from the repository root::
 
     python tests/sklearn_suite/report.py                 # run the suite, write the report
     python tests/sklearn_suite/report.py --json run.json # report on an earlier run
-    python tests/sklearn_suite/report.py --before before.json  # list what the fixes changed
+    python tests/sklearn_suite/report.py --before before.json --before-commit f120492
 
 The suite runs with ``SCIPY_ARRAY_API=1`` (so that scikit-learn's array-API
 tests run on array_api_strict) through
@@ -98,7 +98,7 @@ def git_commit():
         return "unknown"
 
 
-def write_report(records, before, output):
+def write_report(records, before, output, before_commit=None):
     lines = []
     add = lines.append
     seed = os.environ.get("SKLEARN_TESTS_GLOBAL_RANDOM_SEED", "42 (default)")
@@ -165,8 +165,9 @@ def write_report(records, before, output):
         )
         add("## Defects of ours this suite found, now fixed (category c)")
         add("")
-        add("Tests that failed on the code before the fixes and pass now, with the "
-            "failure they showed:")
+        where = f" (commit {before_commit})" if before_commit else ""
+        add(f"Tests that failed on the code before the fixes{where} and pass now, "
+            "with the failure they showed:")
         add("")
         by_function = collections.defaultdict(list)
         for test_id in fixed:
@@ -218,6 +219,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", help="report on this run instead of running the suite")
     parser.add_argument("--before", help="JSON of a run before the fixes")
+    parser.add_argument("--before-commit", help="the commit of that run, for the report")
     parser.add_argument("--output", default=str(HERE / "REPORT.md"))
     args = parser.parse_args()
     if args.json:
@@ -225,13 +227,14 @@ def main():
     else:
         path = os.path.join(tempfile.mkdtemp(), "sklearn_suite.json")
         run_suite(path)
+        print(f"outcomes in {path}")
     with open(path) as stream:
         records = json.load(stream)
     before = None
     if args.before:
         with open(args.before) as stream:
             before = json.load(stream)
-    write_report(records, before, Path(args.output))
+    write_report(records, before, Path(args.output), args.before_commit)
     print(f"wrote {args.output}")
 
 
