@@ -145,7 +145,7 @@ def main():
     X, y = make_data()
     start = time.perf_counter()
     reference = GDLogisticRegression(tol=1e-10).fit(X, y)
-    print(f"NumPy: {N_ROWS:,} x {X.shape[1]}, 3 classes, {reference.n_iter_} "
+    print(f"NumPy: {N_ROWS:,} x {X.shape[1]}, 3 classes, {reference.n_iter_[0]} "
           f"iterations, {time.perf_counter() - start:.2f} s")
     backends = [
         ("torch", "torch", "pip install torch", lambda: fit_torch(X, y)),

@@ -199,26 +199,29 @@ for name, problem in problems.items():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         estimator = problem["estimator"].fit(X.T, problem["target"])
+    # An int for the regressor, an array of shape (1,) for the classifier
+    # (as scikit-learn's LogisticRegression gives it).
+    n_iter = int(np.ravel(estimator.n_iter_)[0])
     # ``tol=0`` is raised to a floor of 16 machine epsilons: should the
     # gradient fall below it, the estimator stops early; compare the same
     # number of iterations in any case.
     w, b, costs = gradient_descent_by_hand(
         problem["gradients"], problem["cost"], problem["b_start"],
-        problem["learning_rate"], estimator.n_iter_,
+        problem["learning_rate"], n_iter,
     )
     coef = np.ravel(estimator.coef_)
     intercept = float(np.ravel(estimator.intercept_)[0])
     coef_error = max(np.max(np.abs(coef - w.ravel())), abs(intercept - b))
     curve_error = np.max(np.abs(costs - np.asarray(estimator.loss_curve_)))
-    print(f"\n{name}: {estimator.n_iter_} iterations of GD, learning rate "
+    print(f"\n{name}: {n_iter} iterations of GD, learning rate "
           f"{problem['learning_rate']}")
     print(f"  by hand:   w = {w.ravel()}, b = {b:.10f}")
     print(f"  estimator: w = {coef}, b = {intercept:.10f} "
-          f"(n_iter_={estimator.n_iter_})")
+          f"(n_iter_={n_iter})")
     print(f"  largest coefficient difference: {coef_error:.1e}; "
           f"largest cost difference over the iterations: {curve_error:.1e}")
     assert coef_error < 1e-10 and curve_error < 1e-12
-    results[name] = dict(w=w, b=b, costs=costs, estimator=estimator)
+    results[name] = dict(w=w, b=b, costs=costs, estimator=estimator, n_iter=n_iter)
 
 
 # %%
@@ -245,7 +248,7 @@ for name, (ref_w, ref_b, ref_cost, ref_name) in references.items():
     gap = max(np.max(np.abs(np.ravel(est.coef_) - ref_w)),
               abs(float(np.ravel(est.intercept_)[0]) - ref_b))
     print(f"{name}: {ref_name}: w = {ref_w}, b = {ref_b:.10f}, J* = {ref_cost:.10f}")
-    print(f"  estimator after {est.n_iter_} iterations is {gap:.1e} away "
+    print(f"  estimator after {results[name]['n_iter']} iterations is {gap:.1e} away "
           f"(largest coefficient difference)")
     results[name]["reference"] = (ref_cost, ref_name)
     if not SMOKE:
@@ -264,7 +267,7 @@ fig, axes = plt.subplots(2, 2, figsize=(12, 8), sharex="col")
 every = max(1, N_ITER // 25)
 for column, name in enumerate(["linear", "logistic"]):
     res = results[name]
-    iterations = np.arange(1, res["estimator"].n_iter_ + 1)
+    iterations = np.arange(1, res["n_iter"] + 1)
     curve = np.asarray(res["estimator"].loss_curve_)
     ref_cost, ref_name = res["reference"]
     top, bottom = axes[0, column], axes[1, column]

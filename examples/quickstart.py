@@ -39,7 +39,7 @@ def report(name, gd, reference, X_test, y_test):
     print(f"  intercepts: {np.ravel(gd.intercept_)[0]:.6g} (GD) vs "
           f"{np.ravel(reference.intercept_)[0]:.6g} (reference)")
     print(f"  test score: {gd.score(X_test, y_test):.4f} "
-          f"(GD, {gd.n_iter_} iterations) vs "
+          f"(GD, {np.ravel(gd.n_iter_)[0]} iterations) vs "
           f"{reference.score(X_test, y_test):.4f} ({type(reference).__name__})")
 
 

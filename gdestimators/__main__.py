@@ -311,7 +311,7 @@ def compare(case):
         objective_ref=score(ref),
         coef_diff=float(np.max(np.abs(coef_gd - coef_ref))),
         coef_scale=float(np.max(np.abs(coef_ref))),
-        iter_gd=int(gd.n_iter_),
+        iter_gd=int(np.max(gd.n_iter_)),  # an array of shape (1,) for the classifier
         iter_ref=reference_iterations(ref),
         time_gd=time_gd,
         time_ref=time_ref,

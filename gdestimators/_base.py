@@ -5,6 +5,7 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.callback import CallbackSupportMixin
 from sklearn.exceptions import ConvergenceWarning
@@ -101,11 +102,16 @@ class GDBase(CallbackSupportMixin, BaseEstimator):
 
     def _coefficient_rows(self, n_features):
         """``coef_`` as rows ``(k, n_features)`` and ``intercept_`` as ``(k,)``."""
-        xp = namespace(self.coef_)
-        coef = xp.reshape(self.coef_, (-1, n_features))
+        coef = self.coef_
+        if sp.issparse(coef):  # after sparsify()
+            coef = coef.toarray()
+        xp = namespace(coef)
+        coef = xp.reshape(coef, (-1, n_features))
         intercept = self.intercept_
         if isinstance(intercept, float):
             intercept = from_numpy(np.asarray([intercept], dtype=numpy_float_dtype(coef)), coef)
+        elif intercept.ndim == 0:  # a 0-d array of another namespace
+            intercept = xp.reshape(intercept, (1,))
         return coef, intercept
 
     def _warm_start_coefficients(self, n_features, n_outputs, force=False):
@@ -167,7 +173,7 @@ class GDBase(CallbackSupportMixin, BaseEstimator):
             callbacks.close()
         w, b = model.coefficients(result.theta)
         self._check_finite_coefficients(w, b)
-        self.n_iter_ = result.n_iter
+        self.n_iter_ = self._n_iter_attribute(result.n_iter, X)
         # A list, as in scikit-learn's MLP: its length is the number of
         # iterations, which is not a property of the data's namespace.
         self.loss_curve_ = list(result.objective_curve)
@@ -235,7 +241,7 @@ class GDBase(CallbackSupportMixin, BaseEstimator):
                 inverse_lipschitz(problem) if self.learning_rate == "auto"
                 else float(self.learning_rate)
             )
-            self.n_iter_ = 0
+            self._stream_steps = 0
             self._stream_objectives = []
         # Continue from the last partial_fit, or from a full fit.
         previous = self._warm_start_coefficients(
@@ -243,15 +249,20 @@ class GDBase(CallbackSupportMixin, BaseEstimator):
         )
         theta, objective = decaying_step(
             problem, model.start(previous), base_step=self._stream_step,
-            step_number=self.n_iter_ + 1,
+            step_number=self._stream_steps + 1,
         )
-        self.n_iter_ += 1
+        self._stream_steps += 1
+        self.n_iter_ = self._n_iter_attribute(self._stream_steps, X)
         self._stream_objectives.append(problem.user_objective(objective))
         w, b = model.coefficients(theta)
         self._check_finite_coefficients(w, b)
         self.loss_curve_ = list(self._stream_objectives)
         for name, value in self._coefficient_attributes(w, b, y.ndim).items():
             setattr(self, name, value)
+
+    def _n_iter_attribute(self, n_iter, X):
+        """``n_iter_`` as scikit-learn gives it for this kind of estimator (an int)."""
+        return n_iter
 
     def _check_finite_coefficients(self, w, b):
         """Raise rather than return NaN or infinite coefficients."""

@@ -3,6 +3,7 @@
 from numbers import Real
 
 from sklearn.base import MultiOutputMixin, RegressorMixin, _fit_context
+from sklearn.linear_model._base import SparseCoefMixin
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import validate_data
 
@@ -19,7 +20,7 @@ from ._losses import SquaredError
 from ._problem import ObjectiveSettings
 
 
-class GDLinearRegression(MultiOutputMixin, RegressorMixin, GDBase):
+class GDLinearRegression(MultiOutputMixin, RegressorMixin, SparseCoefMixin, GDBase):
     """Linear least squares fitted by gradient descent.
 
     Minimises the mean-form elastic-net objective (scikit-learn's
@@ -57,7 +58,8 @@ class GDLinearRegression(MultiOutputMixin, RegressorMixin, GDBase):
         note's fixed learning rate for ``"gd"`` and ``"nesterov"`` (applied in
         the preconditioned coordinates unless ``precondition="none"``) and the
         first step of ``"bb"``. A fixed rate that makes the objective grow
-        raises a ``ValueError`` naming the largest stable rate.
+        raises :class:`~gdestimators.DivergenceError` (a ``ValueError``)
+        naming the largest stable rate.
     precondition : {"auto", "full", "diagonal", "none"}, default="auto"
         Change of variables that changes the path, not the minimiser; it is
         what makes raw, unscaled, correlated data converge. ``"diagonal"``
@@ -84,11 +86,16 @@ class GDLinearRegression(MultiOutputMixin, RegressorMixin, GDBase):
     Attributes
     ----------
     coef_ : ndarray of shape (n_features,) or (n_targets, n_features)
-        Coefficients ``W``.
-    intercept_ : float or ndarray of shape (n_targets,)
-        Intercept ``b``; 0.0 when ``fit_intercept=False``.
+        Coefficients ``W``; a scipy sparse matrix of the same shape after
+        :meth:`sparsify` (predictions work with either).
+    intercept_ : numpy scalar or ndarray of shape (n_targets,)
+        Intercept ``b``; 0 when ``fit_intercept=False``. For a 1-D ``y``, a
+        numpy scalar of the data's dtype (``np.float64`` or ``np.float32``),
+        as ``LinearRegression`` gives it (a 0-d array for array-API inputs).
     n_iter_ : int
-        Iterations run.
+        Iterations run (steps taken, after ``partial_fit``): one count, since
+        all targets are solved together, as ``ElasticNet`` and
+        ``HuberRegressor`` report theirs.
     loss_curve_ : list of float of length n_iter_
         Objective ``F`` (penalty included) after each iteration.
     n_features_in_ : int
@@ -251,10 +258,11 @@ class GDLinearRegression(MultiOutputMixin, RegressorMixin, GDBase):
 
     def _coefficient_attributes(self, w, b, target_ndim):
         """``coef_`` and ``intercept_`` in scikit-learn's shapes."""
-        if target_ndim == 1:
-            intercept = float(b[0]) if self.fit_intercept else 0.0
-            return {"coef_": w[:, 0], "intercept_": intercept}
         intercept = b if self.fit_intercept else namespace(b).zeros_like(b)
+        if target_ndim == 1:
+            # As LinearRegression: a numpy scalar of the data's dtype (a 0-d
+            # array in other namespaces), not a Python float.
+            return {"coef_": w[:, 0], "intercept_": intercept[0]}
         return {"coef_": w.T, "intercept_": intercept}
 
     @predict_method(lambda self: (

@@ -6,6 +6,7 @@ from numbers import Real
 import numpy as np
 from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model._base import SparseCoefMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
@@ -46,7 +47,7 @@ def _label_output(estimator):
     return None, estimator.classes_.dtype
 
 
-class GDLogisticRegression(ClassifierMixin, GDBase):
+class GDLogisticRegression(ClassifierMixin, SparseCoefMixin, GDBase):
     """Logistic regression fitted by gradient descent.
 
     Has the same minimiser as scikit-learn's
@@ -85,8 +86,9 @@ class GDLogisticRegression(ClassifierMixin, GDBase):
         ``"auto"`` derives the step from the data. A float is the note's fixed
         learning rate for ``"gd"`` and ``"nesterov"`` (in the preconditioned
         coordinates unless ``precondition="none"``) and the first step of
-        ``"bb"``. A fixed rate that makes the objective grow raises a
-        ``ValueError`` naming the largest stable rate.
+        ``"bb"``. A fixed rate that makes the objective grow raises
+        :class:`~gdestimators.DivergenceError` (a ``ValueError``) naming the
+        largest stable rate.
     precondition : {"auto", "full", "diagonal", "none"}, default="auto"
         Change of variables that changes the path, not the minimiser; it is
         what makes raw, unscaled, correlated data converge. ``"diagonal"``
@@ -113,12 +115,17 @@ class GDLogisticRegression(ClassifierMixin, GDBase):
     classes_ : ndarray of shape (n_classes,)
         Class labels.
     coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
-        Coefficients; one row for binary problems (for ``classes_[1]``).
+        Coefficients; one row for binary problems (for ``classes_[1]``). A
+        scipy sparse matrix after :meth:`sparsify` (predictions work with
+        either).
     intercept_ : ndarray of shape (1,) or (n_classes,)
         Intercepts; zeros when ``fit_intercept=False``.
-    n_iter_ : int
-        Iterations run.
-    loss_curve_ : list of float of length n_iter_
+    n_iter_ : ndarray of shape (1,)
+        Iterations run (steps taken, after ``partial_fit``), as an int32
+        array like scikit-learn's ``LogisticRegression``: one count for the
+        single problem solved for all classes. In the namespace and on the
+        device of ``X`` for array-API inputs.
+    loss_curve_ : list of float of length n_iter_[0]
         Mean-form objective (penalty included) after each iteration.
     n_features_in_ : int
         Number of features seen during fit.
@@ -447,6 +454,13 @@ class GDLogisticRegression(ClassifierMixin, GDBase):
             return xp.take(from_numpy(self.classes_, like=z), index, axis=0)
         return self.classes_[to_numpy(index)]
 
+    def _n_iter_attribute(self, n_iter, X):
+        """``n_iter_`` as scikit-learn's classifiers give it: int32, shape ``(1,)``.
+
+        In the namespace and on the device of ``X`` (numpy for sparse and
+        dask data), as ``LogisticRegression`` does with array-API inputs.
+        """
+        return from_numpy(np.asarray([n_iter], dtype=np.int32), like=X)
 
     @staticmethod
     def _predicted_index(z):

@@ -59,7 +59,7 @@ def test_progress_bar_runs_on_a_long_fit(capsys):
     pytest.importorskip("rich")
     X, y = load_breast_cancer(return_X_y=True)
     model = GDLogisticRegression().set_callbacks(progress()).fit(X, y)
-    assert model.n_iter_ > 50
+    assert model.n_iter_[0] > 50
 
 
 def test_verbose_prints_iterations_and_outcome(capsys):
@@ -84,5 +84,5 @@ def test_scoring_monitor_scores_every_iteration():
         model.fit(X, y)
     table = monitor.get_logs().data_as_pandas
     per_iteration = table[table["task_name"] == "iteration"]
-    assert len(per_iteration) == model.n_iter_ == 30
+    assert len(per_iteration) == model.n_iter_[0] == 30
     assert per_iteration["accuracy"].iloc[-1] == pytest.approx(model.score(X, y))

@@ -182,7 +182,8 @@ def test_logistic_steps_match_reference(n_classes, l1_ratio):
                                learning_rate=learning_rate)
     for t, (Xb, yb, sb) in enumerate(batches, start=1):
         est.partial_fit(Xb, yb, sample_weight=sb, classes=classes if t == 1 else None)
-        assert est.n_iter_ == t
+        # An array of shape (1,), as LogisticRegression's n_iter_.
+        assert est.n_iter_.shape == (1,) and est.n_iter_[0] == t
         assert len(est.loss_curve_) == t
     np.testing.assert_array_equal(est.classes_, classes)
     W, b, curve = logistic_stream_reference(batches, classes, C=C, l1_ratio=l1_ratio,

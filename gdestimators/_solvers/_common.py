@@ -186,10 +186,39 @@ class IterationLog:
 
 
 class DivergenceError(ValueError):
-    """The objective grew under a fixed learning rate, or overflowed.
+    """Raised by ``fit`` and ``partial_fit`` when the optimisation diverges.
 
-    A :class:`ValueError`, so that callers catching scikit-learn's input
-    errors catch it too.
+    A subclass of :class:`ValueError`, so that code catching scikit-learn's
+    input errors (``except ValueError``) catches it too. ``fit`` raises it
+    when:
+
+    - a fixed ``learning_rate`` (a float, with ``solver="gd"`` or
+      ``"nesterov"``) makes the objective grow; the message names the
+      largest stable learning rate, about ``2/L``;
+    - the objective or the curvature of the data becomes infinite or NaN:
+      ``X`` or ``y`` are too large for floating-point arithmetic and need
+      rescaling (for example with
+      :class:`~sklearn.preprocessing.StandardScaler`).
+
+    ``partial_fit`` raises it in the second case.
+
+    See Also
+    --------
+    GDLinearRegression : Least squares by gradient descent.
+    GDLogisticRegression : Logistic regression by gradient descent.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gdestimators import DivergenceError, GDLinearRegression
+    >>> X = np.random.default_rng(0).normal(size=(50, 3))
+    >>> y = X @ [1.0, 2.0, 3.0]
+    >>> model = GDLinearRegression(solver="gd", precondition="none", learning_rate=10.0)
+    >>> try:
+    ...     model.fit(X, y)
+    ... except DivergenceError as error:
+    ...     print(str(error)[:43])
+    learning_rate=10 is too large for this data
     """
 
 
