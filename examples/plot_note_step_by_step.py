@@ -100,7 +100,7 @@ def linear_gradients(w, b):
 
 # %%
 # Logistic regression: the same shapes with a = sigma(z)
-# -----------------------------------------------------
+# ------------------------------------------------------
 def sigmoid(z):
     return 1 / (1 + np.exp(-z))
 
