@@ -287,12 +287,12 @@ ax_curve.legend(fontsize=9)
 for position, (l1, best_alpha, rmse, spread) in enumerate(best_per_ratio):
     ax_ratio.errorbar(position, rmse, yerr=spread, fmt="o", color=colors[l1],
                       ms=8, capsize=6)
-    ax_ratio.annotate(f"{rmse:.4f}\nalpha={best_alpha:.2g}", (position, rmse),
+    ax_ratio.annotate(f"{rmse:.4f}\nalpha={best_alpha:.1e}", (position, rmse),
                       xytext=(10, 0), textcoords="offset points", va="center",
                       fontsize=8.5)
 ax_ratio.set_xticks(range(len(best_per_ratio)),
                     [f"{l1:g}\n{names.get(l1, 'elastic net')}" for l1, *_ in best_per_ratio])
-ax_ratio.set_xlim(-0.5, len(best_per_ratio))  # room for the labels
+ax_ratio.set_xlim(-0.5, len(best_per_ratio) + 0.1)  # room for the labels
 ax_ratio.set_xlabel("l1_ratio")
 ax_ratio.set_ylabel(f"best mean CV RMSE of {target}")
 ax_ratio.set_title("best alpha of each l1_ratio\n(bars: one standard deviation "
