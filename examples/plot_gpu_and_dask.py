@@ -165,7 +165,8 @@ def plot(reference, results, skipped, out):
     ax.set_ylabel("coefficient, fit on the backend's arrays")
     # The title names the libraries that ran, and only those.
     names = ["NumPy", *results]
-    title = (f"One estimator, {len(names)} array libraries: "
+    count = {2: "two", 3: "three"}.get(len(names), str(len(names)))
+    title = (f"One estimator, {count} array libraries: "
              f"{', '.join(names[:-1])} and {names[-1]}")
     if skipped:
         title += f"\n(not installed, skipped: {', '.join(skipped)})"
