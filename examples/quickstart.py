@@ -60,7 +60,7 @@ report("Diabetes: GDLinearRegression() vs LinearRegression()  (score: R^2)",
        gd_reg, ols, X_test, y_test)
 
 print(f"  {'feature':>8}  {'GD':>10}  {'OLS':>10}")
-for feature, gd_coef, ols_coef in zip(feature_names, gd_reg.coef_, ols.coef_):
+for feature, gd_coef, ols_coef in zip(feature_names, gd_reg.coef_, ols.coef_, strict=True):
     print(f"  {feature:>8}  {gd_coef:10.4f}  {ols_coef:10.4f}")
 
 # %%
