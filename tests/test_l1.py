@@ -37,7 +37,8 @@ from gdestimators._solvers import SOLVERS
 
 OBJECTIVE_RTOL = 1e-7
 COEF_RTOL = 1e-6
-TIGHT = dict(tol=1e-12, max_iter=200_000)
+# tol bounds the relative objective gap (coefficients to about sqrt(tol)).
+TIGHT = dict(tol=1e-14, max_iter=200_000)
 
 
 # ---------------------------------------------------------------------------

@@ -67,6 +67,9 @@ from gdestimators._reference import (
 from gdestimators._solvers import SOLVERS
 
 TOL = 1e-10
+# Our tol bounds the relative objective gap: coefficients are then accurate
+# to about sqrt(tol) relative, so LINEAR_RTOL = 1e-6 asks for 1e-14.
+GD_TOL = 1e-14
 MAX_ITER = 100_000
 LINEAR_RTOL = 1e-6
 LOGISTIC_RTOL = 1e-5
@@ -164,7 +167,7 @@ def test_linear_regression_matches_closed_form(dataset, fit_intercept, weighted,
     X, y = _load_linear(dataset, standardize=False)
     sw = _sample_weight(X.shape[0], weighted)
     est = GDLinearRegression(
-        alpha=alpha, fit_intercept=fit_intercept, tol=TOL, max_iter=MAX_ITER
+        alpha=alpha, fit_intercept=fit_intercept, tol=GD_TOL, max_iter=MAX_ITER
     ).fit(X, y, sample_weight=sw)
     _check_linear(est, X, y, sw, alpha)
 
@@ -183,7 +186,7 @@ def test_linear_regression_every_solver(dataset, solver, precondition):
     X, y = _load_linear(dataset, standardize=precondition == "none")
     sw = _sample_weight(X.shape[0], True, seed=7)
     est = GDLinearRegression(
-        solver=solver, precondition=precondition, tol=TOL, max_iter=MAX_ITER
+        solver=solver, precondition=precondition, tol=GD_TOL, max_iter=MAX_ITER
     ).fit(X, y, sample_weight=sw)
     _check_linear(est, X, y, sw, 0.0)
 
@@ -191,13 +194,12 @@ def test_linear_regression_every_solver(dataset, solver, precondition):
 def test_linear_regression_optimality_on_raw_data_without_preconditioning():
     """The note's raw coordinates on raw diabetes still reach the optimum.
 
-    Diabetes's features have std 0.05, so the raw gradient is 20 times
-    smaller than the standardized one; tol=1e-12 here asks for the same
-    coefficient accuracy that tol=1e-10 gives with preconditioning.
+    tol bounds the relative objective gap, whatever the coordinates: the
+    same GD_TOL as with preconditioning.
     """
     X, y = load_diabetes(return_X_y=True)
     sw = _sample_weight(X.shape[0], True, seed=3)
-    est = GDLinearRegression(solver="bb", precondition="none", tol=1e-12, max_iter=MAX_ITER)
+    est = GDLinearRegression(solver="bb", precondition="none", tol=GD_TOL, max_iter=MAX_ITER)
     est.fit(X, y, sample_weight=sw)
     coef_ne, intercept_ne = normal_equations(X, y, sw, True, 0.0)
     assert_coef_close(est.coef_, coef_ne, rtol=LINEAR_RTOL)
@@ -349,7 +351,7 @@ def _fit_pair(X, y, sample_weight, *, C, fit_intercept, class_weight=None,
               solver="auto", precondition="auto", sk_max_iter=10_000):
     est = GDLogisticRegression(
         C=C, fit_intercept=fit_intercept, class_weight=class_weight, solver=solver,
-        precondition=precondition, tol=TOL, max_iter=MAX_ITER,
+        precondition=precondition, tol=GD_TOL, max_iter=MAX_ITER,
     ).fit(X, y, sample_weight=sample_weight)
     sk = LogisticRegression(
         C=C, fit_intercept=fit_intercept, class_weight=class_weight, tol=TOL,
@@ -431,7 +433,7 @@ def test_logistic_regression_raw_data(dataset, C):
     reference, and an objective at least as good as sklearn's lbfgs."""
     X, y = _load_classification(dataset, standardize=False)
     sample_weight = _sample_weight(X.shape[0], True, seed=4)
-    est = GDLogisticRegression(C=C, tol=TOL, max_iter=MAX_ITER).fit(
+    est = GDLogisticRegression(C=C, tol=GD_TOL, max_iter=MAX_ITER).fit(
         X, y, sample_weight=sample_weight
     )
     F_ours, _ = _check_logistic(est, None, X, y, sample_weight, None, C)
@@ -469,12 +471,13 @@ def test_logistic_regression_digits(fit_intercept):
     assert_array_equal(sk.coef_[:, constant], 0.0)
     # Ours: the "full" preconditioner's rotation couples rounding errors
     # (~1e-16) into these coordinates, after which they only have to pass
-    # the stop test. In the solver's coordinates such a column has unit
-    # curvature and scale d = 1/sqrt(l2) = sqrt(C S) (l2 = 1/(C S) is the
-    # mean-form penalty), so |gradient| <= tol means |w| <= sqrt(C S) * tol.
-    # The factor 2 covers the rotation's diagonal entry (1 to 1e-15).
+    # the stop test. Setting such a coefficient to zero changes nothing but
+    # the penalty, by l2/2 w^2 (l2 = 1/(C S) is the mean-form strength), and
+    # cannot go below the minimum: so l2/2 w^2 <= F - min F <= dual_gap_,
+    # the certified bound, i.e. |w| <= sqrt(2 C S dual_gap_).
     S = sample_weight.sum()
-    assert np.max(np.abs(est.coef_[:, constant])) <= 2 * np.sqrt(1.0 * S) * TOL
+    assert est.dual_gap_ <= GD_TOL * est.loss_curve_[-1]
+    assert np.max(np.abs(est.coef_[:, constant])) <= np.sqrt(2 * 1.0 * S * est.dual_gap_)
 
 
 # Defaults on badly scaled data: feature scales from 1e-8 to 1e8, as users pass

@@ -17,11 +17,11 @@ reference or an exact symmetry of the objective:
 
 Tolerances
 ----------
-Our fits use ``tol=1e-10``: the largest entry of the (scaled) gradient in the
-preconditioned coordinates is below 1e-10 at the returned point. On these
-well-conditioned problems (condition numbers of order 10) the coefficient
-error is then of order 1e-9 relative to the size of the coefficients; we
-assert ``RTOL = 1e-6`` (relative to ``max(1, max|reference|)``), a thousand
+Our fits use ``tol=1e-14``: the objective at the returned point is certified
+within 1e-14 (relative) of the minimum. On these well-conditioned problems
+(condition numbers of order 10) the coefficient error is then of order
+sqrt(1e-14), 1e-7, relative to the size of the coefficients; we
+assert ``RTOL = 1e-6`` (relative to ``max(1, max|reference|)``), ten
 times above that and far below the size of any real mistake (a missing weight
 or a wrong penalty factor changes coefficients by 1e-2 or more).
 
@@ -48,7 +48,8 @@ from gdestimators._solvers import SOLVERS as LIBRARY_SOLVERS
 
 RTOL = 1e-6
 SKLEARN_LOGISTIC_RTOL = 1e-4
-TIGHT = dict(tol=1e-10, max_iter=100_000)
+# tol bounds the relative objective gap (coefficients to about sqrt(tol)).
+TIGHT = dict(tol=1e-14, max_iter=100_000)
 
 # Every solver, and the default choice among them.
 SOLVERS = ["auto", *LIBRARY_SOLVERS]
