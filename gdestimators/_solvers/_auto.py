@@ -13,7 +13,9 @@ the data, and on how many iterations it needs:
 * L-BFGS costs a pass per iteration and builds curvature from gradients,
   for problems whose Hessian is too large to form.
 
-So: Newton from the start where a Hessian costs little (few features, or
+So: BB where the change of variables has made the Hessian the identity
+(least squares with the full change of variables: its first step of 1 is
+Newton's); Newton from the start where a Hessian costs little (few features, or
 sparse rows), or where the objective has an L1 part (proximal Newton solves
 its model by coordinate descent without further passes: for least squares
 that is the whole fit); otherwise BB, handing over to Newton (or to L-BFGS,
@@ -46,6 +48,11 @@ def auto(problem, theta, *, learning_rate, max_iter, tol, log):
     size = problem.n_coordinates
     affordable = size <= MAX_NEWTON_SIZE and problem.second_order is not None
     cost = problem.hessian_cost
+    if problem.identity_hessian and not problem.penalty.has_l1:
+        # BB's first step of 1 is then the Newton step, without a Hessian.
+        reason = "BB: the change of variables made the Hessian the identity"
+        return _run([("bb", barzilai_borwein, max_iter)], problem, theta, learning_rate,
+                    max_iter, tol, log, reason)
     if affordable and (problem.penalty.has_l1 or cost <= NEWTON_FIRST_COST):
         reason = (
             "proximal Newton: the L1 model is solved by coordinate descent without "
