@@ -2,7 +2,13 @@
 
 from ._linear import GDLinearRegression
 from ._logistic import GDLogisticRegression
+from ._logistic_cv import GDLogisticRegressionCV
 
 __version__ = "0.1.0"
 
-__all__ = ["GDLinearRegression", "GDLogisticRegression", "__version__"]
+__all__ = [
+    "GDLinearRegression",
+    "GDLogisticRegression",
+    "GDLogisticRegressionCV",
+    "__version__",
+]
