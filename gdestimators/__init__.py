@@ -1,6 +1,7 @@
 """Linear and logistic regression by gradient descent, as scikit-learn estimators."""
 
 from ._linear import GDLinearRegression
+from ._linear_cv import GDLinearRegressionCV
 from ._logistic import GDLogisticRegression
 from ._logistic_cv import GDLogisticRegressionCV
 
@@ -8,6 +9,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "GDLinearRegression",
+    "GDLinearRegressionCV",
     "GDLogisticRegression",
     "GDLogisticRegressionCV",
     "__version__",

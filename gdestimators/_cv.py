@@ -10,8 +10,11 @@ callable ``scoring(estimator, X, y)`` (not a scikit-learn scorer) receives a
 real fitted estimator and the held-out rows of ``X`` instead.
 """
 
+import warnings
+
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics._scorer import _BaseScorer
 from sklearn.model_selection import check_cv
 from sklearn.utils import _safe_indexing
@@ -24,7 +27,7 @@ from sklearn.utils.metadata_routing import (
 )
 from sklearn.utils.validation import _check_method_params
 
-from ._array_api import from_numpy, is_dask_collection, namespace, to_numpy
+from ._array_api import from_numpy, is_dask_collection, namespace, numpy_float_dtype, to_numpy
 from ._batched_problem import FoldSamples
 from ._losses import sigmoid, softmax
 from ._solvers._batched import BatchedLog, batched_barzilai_borwein
@@ -316,3 +319,38 @@ def progress_log(estimator, verbose, X, y, metadata, n_subtasks):
         )
 
     return log, close
+
+
+def set_fitted_arrays(estimator, X, float_names=(), **arrays):
+    """Store fitted arrays in ``X``'s namespace and on its device.
+
+    scikit-learn's array-API convention: every fitted array lives where
+    ``X`` does (numpy for dask arrays); those named in ``float_names`` take
+    ``X``'s floating dtype.
+    """
+    if is_dask_collection(X):
+        like, dtype = np.empty(0), np.dtype(X.dtype)
+    else:
+        like, dtype = X, numpy_float_dtype(X)
+    for name, value in arrays.items():
+        value = np.asarray(value)
+        if name in float_names:
+            value = value.astype(dtype)
+        setattr(estimator, name, from_numpy(value, like=like))
+
+
+def warn_unconverged(estimator, converged, stalled, violation):
+    """One ConvergenceWarning for all the models that did not converge."""
+    missed = ~converged
+    if not missed.any():
+        return
+    reason = ("stalled at the working precision" if stalled[missed].all()
+              else f"reached max_iter={estimator.max_iter}")
+    warnings.warn(
+        f"{type(estimator).__name__}: {int(missed.sum())} of {missed.size} "
+        f"cross-validation models {reason}; the largest scaled gradient entry "
+        f"is {float(np.max(violation[missed])):.3g} > tol. "
+        f"{estimator._convergence_advice()}",
+        ConvergenceWarning,
+        stacklevel=4,
+    )

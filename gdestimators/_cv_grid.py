@@ -33,8 +33,8 @@ def model_grid(n_folds, penalties, l1_ratios, fold_totals, full_total, strengths
     Parameters
     ----------
     n_folds : int
-    penalties : ndarray of shape (n_penalties,)
-        ``C`` or ``alpha`` values.
+    penalties : ndarray of shape (n_penalties,) or (n_l1_ratios, n_penalties)
+        ``C`` or ``alpha`` values, the same or one row per ``l1_ratio``.
     l1_ratios : ndarray of shape (n_l1_ratios,)
     fold_totals : ndarray of shape (n_folds,)
         Total training weight of each fold.
@@ -56,8 +56,9 @@ def model_grid(n_folds, penalties, l1_ratios, fold_totals, full_total, strengths
     group_l2, group_l1 = [], []
     if gradient_scales is None:
         gradient_scales = np.ones(n_folds)
-    for l1_ratio in l1_ratios:
-        for penalty in penalties:
+    penalties = np.broadcast_to(penalties, (len(l1_ratios), np.shape(penalties)[-1]))
+    for l1_ratio, row in zip(l1_ratios, penalties, strict=True):
+        for penalty in row:
             group = len(group_l2)
             full = strengths(penalty, full_total)
             group_l2.append(full * (1.0 - l1_ratio))

@@ -31,6 +31,8 @@ from ._cv import (
     progress_log,
     routed_parameters,
     run_models,
+    set_fitted_arrays,
+    warn_unconverged,
 )
 from ._logistic import GDLogisticRegression
 from ._losses import classification_loss
@@ -269,7 +271,7 @@ class GDLogisticRegressionCV(GDLogisticRegression):
         )
         close()
         self.n_passes_ = int(n_passes)
-        self._warn_models(converged, stalled, violation)
+        warn_unconverged(self, converged, stalled, violation)
 
         w, b = problem.coefficients(theta, problem.active(np.arange(grid.n_models)))
         w, b = to_numpy(w), to_numpy(b)
@@ -289,8 +291,10 @@ class GDLogisticRegressionCV(GDLogisticRegression):
         coefs_paths_ = _cv_grid.per_model(paths, n_folds, n_cs, n_l1)
         n_iter_ = _cv_grid.per_model(n_iter, n_folds, n_cs, n_l1)
         self._choose(X, y, sample_weight, Cs, l1_ratios, scores_, coefs_paths_)
-        self._set_arrays(X, Cs_=Cs, l1_ratios_=l1_ratios, scores_=scores_,
-                         coefs_paths_=coefs_paths_, n_iter_=n_iter_)
+        set_fitted_arrays(
+            self, X, float_names=("coefs_paths_",), Cs_=Cs, l1_ratios_=l1_ratios,
+            scores_=scores_, coefs_paths_=coefs_paths_, n_iter_=n_iter_,
+        )
         return self
 
     def _fold_weight(self, weights, y, y_index, train):
@@ -344,35 +348,7 @@ class GDLogisticRegressionCV(GDLogisticRegression):
         model = self._model(w, b, X)
         self.coef_, self.intercept_ = model.coef_, model.intercept_
 
-    def _set_arrays(self, X, **arrays):
-        """Store the fitted arrays in ``X``'s namespace and on its device."""
-        like = X if not is_dask_collection(X) else np.empty(0)
-        dtype = numpy_float_dtype(like) if not is_dask_collection(X) else np.dtype(X.dtype)
-        for name, value in arrays.items():
-            value = np.asarray(value)
-            if name == "coefs_paths_":
-                value = value.astype(dtype)
-            setattr(self, name, from_numpy(value, like=like))
 
-    def _warn_models(self, converged, stalled, violation):
-        """One ConvergenceWarning for all the models that did not converge."""
-        import warnings
-
-        from sklearn.exceptions import ConvergenceWarning
-
-        missed = ~converged
-        if not missed.any():
-            return
-        reason = ("stalled at the working precision" if stalled[missed].all()
-                  else f"reached max_iter={self.max_iter}")
-        warnings.warn(
-            f"{type(self).__name__}: {int(missed.sum())} of {missed.size} "
-            f"cross-validation models {reason}; the largest scaled gradient entry "
-            f"is {float(np.max(violation[missed])):.3g} > tol. "
-            f"{self._convergence_advice()}",
-            ConvergenceWarning,
-            stacklevel=3,
-        )
 
     def score(self, X, y, sample_weight=None, **score_params):
         """Score the fitted model with ``scoring`` (accuracy when None).
