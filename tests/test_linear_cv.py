@@ -11,13 +11,13 @@ import pickle
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from _assertions import assert_close
 from sklearn.datasets import load_diabetes, load_linnerud
 from sklearn.linear_model import ElasticNetCV
 from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from _assertions import assert_close
 from gdestimators import GDLinearRegression, GDLinearRegressionCV
 from gdestimators._reference import least_squares_objective
 
