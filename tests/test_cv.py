@@ -257,3 +257,29 @@ def test_folds_with_a_single_split_and_kfold():
     X, y = _binary()
     cv = GDLogisticRegressionCV(Cs=[1.0], cv=KFold(3)).fit(X, y)
     assert cv.scores_.shape == (3, 1, 1)
+
+
+class _CountingCallback:
+    """Counts the iteration tasks that the callback API opens and closes."""
+
+    def setup(self, estimator, context):
+        self.begun = self.ended = 0
+
+    def on_fit_task_begin(self, estimator, context, **kwargs):
+        self.begun += context.task_name == "iteration"
+
+    def on_fit_task_end(self, estimator, context, **kwargs):
+        self.ended += context.task_name == "iteration"
+        return False
+
+    def teardown(self, estimator, context):
+        pass
+
+
+def test_callbacks_get_one_task_per_shared_iteration():
+    X, y = _binary_scaled()
+    callback = _CountingCallback()
+    cv = GDLogisticRegressionCV(Cs=3, cv=3).set_callbacks(callback).fit(X, y)
+    # One task per pass over X after the start, however many models ran in it.
+    assert callback.begun == callback.ended == cv.n_passes_ - 1
+    assert cv.n_passes_ - 1 == cv.n_iter_.max()
