@@ -133,7 +133,7 @@ def classification_rows(dataset, budget):
     row = {"data": f"{dataset.name} {X.shape[0]:,} x {X.shape[1]}"}
     estimator = GDLogisticRegressionCV(Cs=10, cv=N_FOLDS)
     row["cv_s"], cv = _timed(lambda: _strategy_fit(estimator, X, y, "batch"), budget)
-    row["passes"] = cv.n_passes_
+    row["passes"] = None if cv is None else cv.n_passes_
     row["path_s"], path = _timed(
         lambda: _strategy_fit(GDLogisticRegressionCV(Cs=10, cv=N_FOLDS), X, y, "path"), budget
     )
@@ -142,16 +142,16 @@ def classification_rows(dataset, budget):
     recorder = _RecordingAccuracy()
     row["b_s"], search = _timed(
         lambda: GridSearchCV(GDLogisticRegression(), {"C": CS}, cv=N_FOLDS,
-                             scoring=recorder).fit(X, y), budget,
+                             scoring=recorder, error_score="raise").fit(X, y), budget,
     )
     row["c_s"], sklearn_cv = _timed(
         lambda: LogisticRegressionCV(Cs=10, cv=N_FOLDS, l1_ratios=(0.0,), scoring="accuracy",
                                      use_legacy_attributes=False).fit(X, y), budget,
     )
-    row["C_ours"] = cv.C_
+    row["C_ours"] = None if cv is None else cv.C_
     row["C_b"] = None if search is None else search.best_params_["C"]
     row["C_c"] = None if sklearn_cv is None else sklearn_cv.C_
-    if search is not None:
+    if search is not None and cv is not None:
         gaps = _objective_gaps(X, y, cv, recorder.models, folds)
         row["max_gap"] = float(np.max(np.abs(gaps)))
     return row
@@ -170,6 +170,12 @@ def regression_rows(dataset, budget):
     ):
         estimator = GDLinearRegressionCV(alphas=N_ALPHAS, l1_ratio=l1_ratio, cv=N_FOLDS)
         seconds, ours = _timed(lambda e=estimator: _strategy_fit(e, X, y, "batch"), budget)
+        if ours is None:
+            rows.append({"data": f"{dataset.name} {n:,} x {X.shape[1]}", "reference": label,
+                         "cv_s": None, "passes": None, "path_s": None, "path_passes": None,
+                         "ref_s": None, "single_s": None, "alpha_ours": None,
+                         "alpha_ref": None, "ref_gap": None})
+            continue
         path_estimator = GDLinearRegressionCV(alphas=N_ALPHAS, l1_ratio=l1_ratio, cv=N_FOLDS)
         path_seconds, path = _timed(
             lambda e=path_estimator: _strategy_fit(e, X, y, "path"), budget)
@@ -235,6 +241,7 @@ def main(argv=None):
         print(f"[cv] {dataset.name} ...", flush=True)
         classification.append(classification_rows(dataset, args.budget))
         print(classification[-1], flush=True)
+        Path(args.output).write_text(_report(args, classification, regression, memory))
         if name.startswith("flights"):
             X, y = dataset.X, dataset.y
             estimator = GDLogisticRegressionCV(Cs=10, cv=N_FOLDS)
@@ -249,6 +256,7 @@ def main(argv=None):
         print(f"[cv] {dataset.name} ...", flush=True)
         regression.extend(regression_rows(dataset, args.budget))
         print(regression[-3:], flush=True)
+        Path(args.output).write_text(_report(args, classification, regression, memory))
         if name == "tall":
             X, y = dataset.X, dataset.y
             estimator = GDLinearRegressionCV(alphas=N_ALPHAS, l1_ratio=0.5, cv=N_FOLDS)
@@ -297,11 +305,12 @@ def _report(args, classification, regression, memory):
     ]
     for row in classification:
         lines.append(
-            f"| {row['data']} | {_fmt(row['cv_s'])} | {row['passes']} | "
+            f"| {row['data']} | {_fmt(row['cv_s'])} | {_fmt(row['passes'], 'd')} | "
             f"{_fmt(row['path_s'])} | {_fmt(row['path_passes'], 'd')} | {_fmt(row['a_s'])} | "
             f"{_fmt(row['b_s'])} | {_fmt(row['c_s'])} | {_ratio(row['cv_s'], row['a_s'])} | "
             f"{_ratio(row['cv_s'], row['b_s'])} | {_ratio(row['cv_s'], row['c_s'])} | "
-            f"{row['C_ours']:.3g}, {_fmt(row['C_b'], '.3g')}, {_fmt(row['C_c'], '.3g')} | "
+            f"{_fmt(row['C_ours'], '.3g')}, {_fmt(row['C_b'], '.3g')}, "
+            f"{_fmt(row['C_c'], '.3g')} | "
             f"{_fmt(row.get('max_gap'), '.1e')} |"
         )
     lines += [
@@ -318,10 +327,11 @@ def _report(args, classification, regression, memory):
     ]
     for row in regression:
         lines.append(
-            f"| {row['data']} | {row['reference']} | {_fmt(row['cv_s'])} | {row['passes']} | "
+            f"| {row['data']} | {row['reference']} | {_fmt(row['cv_s'])} | "
+            f"{_fmt(row['passes'], 'd')} | "
             f"{_fmt(row['path_s'])} | {_fmt(row['path_passes'], 'd')} | {_fmt(row['ref_s'])} | "
             f"{_ratio(row['cv_s'], row['ref_s'])} | {_fmt(row['single_s'])} | "
-            f"{row['alpha_ours']:.4g}, {_fmt(row['alpha_ref'], '.4g')} | "
+            f"{_fmt(row['alpha_ours'], '.4g')}, {_fmt(row['alpha_ref'], '.4g')} | "
             f"{_fmt(row['ref_gap'], '.1e')} |"
         )
     lines += [
