@@ -21,9 +21,16 @@ group are contiguous columns, so that each group's rotation is one product.
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 from ._array_api import array_device, from_numpy, namespace, numpy_float_dtype, to_numpy
-from ._batched_objective import batched_loss_and_gradient_sums, held_out_logits
+from ._batched_certificate import certify
+from ._batched_objective import (
+    batched_logits,
+    batched_loss_and_gradient_sums,
+    correlate_rows,
+    held_out_logits,
+)
 from ._losses import SquaredError
 from ._moments import weighted_feature_moments
 from ._preconditioning import Preconditioner, preconditioner_from_moments, resolve_kind
@@ -64,7 +71,7 @@ class FoldSamples:
         return self.X
 
     def fold_weight(self, fold):
-        """The training weights of ``fold`` (for the start and the targets' spread)."""
+        """The training weights of ``fold`` (for the start)."""
         return self.fold_weights[fold, ...]
 
     def loss_and_gradient(self, w, b, loss, model_folds):
@@ -79,6 +86,32 @@ class FoldSamples:
     def feature_moments(self, centered, with_correlation):
         """Weighted moments of the full data."""
         return weighted_feature_moments(self.X, self.sample_weight, centered, with_correlation)
+
+    @property
+    def n_rows(self):
+        """Number of samples."""
+        return self.X.shape[0]
+
+    @property
+    def nbytes(self):
+        """Bytes of ``X`` (its stored entries and indices when sparse)."""
+        if sp.issparse(self.X):
+            return self.X.data.nbytes + self.X.indices.nbytes + self.X.indptr.nbytes
+        return self.X.shape[0] * self.X.shape[1] * np.dtype(numpy_float_dtype(self.X)).itemsize
+
+    def logits(self, w, b):
+        """Every model's logits ``(M, k, m)`` on every row: one pass over ``X``."""
+        return batched_logits(self.X, w, b)
+
+    def reduce_logits(self, z, model_folds, function):
+        """``function(z, Y, S)``: sums over samples, ``S`` the models' fold weights ``(M, m)``."""
+        S = namespace(z).take(self.fold_weights, model_folds, axis=0)
+        return function(z, self.Y, S)
+
+    def correlate_logits(self, z, model_folds, function):
+        """``X^T F^T`` for the rows ``F = function(z, Y, S)``: one pass over ``X``."""
+        S = namespace(z).take(self.fold_weights, model_folds, axis=0)
+        return correlate_rows(self.X, function(z, self.Y, S))
 
     def held_out_logits(self, w, b, test_rows):
         """Logits of the models ``w`` ``(n_features, M', k)`` on the rows ``test_rows``."""
@@ -100,8 +133,6 @@ class ModelGrid:
     l2_strengths, l1_strengths : ndarray of shape (M,)
         Penalty strengths in the mean form of each model's fold (``l1``
         already divided by the output scale).
-    gradient_scales : ndarray of shape (M,)
-        Divides each model's stop-test gradient (see :class:`._problem.ObjectiveSettings`).
     group_l2_strengths, group_l1_strengths : ndarray of shape (n_groups,)
         The strengths the change of variables of each group is built for
         (those of the full data).
@@ -111,7 +142,6 @@ class ModelGrid:
     groups: np.ndarray
     l2_strengths: np.ndarray
     l1_strengths: np.ndarray
-    gradient_scales: np.ndarray
     group_l2_strengths: np.ndarray
     group_l1_strengths: np.ndarray
 
@@ -148,9 +178,6 @@ class ActiveModels:
             for start, stop in zip(starts, stops, strict=True)
         ]
         self.l2_strengths = from_numpy(grid.l2_strengths[self.indices].astype(dtype), like)
-        self.gradient_scales = from_numpy(
-            grid.gradient_scales[self.indices].astype(dtype), like
-        )
         l1_weights = np.stack([
             problem.l1_row_weights(grid.groups[index], grid.l1_strengths[index])
             for index in self.indices
@@ -315,18 +342,25 @@ class BatchedProblem:
         threshold = step[None, :, None] * models.l1_weights[:, :, None]
         return xp.sign(theta) * xp.clip(xp.abs(theta) - threshold, min=0)
 
-    def violation(self, theta, gradient, models):
-        """Each model's scaled largest optimality violation, shape ``(A,)``.
+    def predicted_gap(self, theta, gradient, models):
+        """Each model's ``|v|^2 / 2``, shape ``(A,)``: the gap its quadratic model predicts.
 
-        The minimal-norm subgradient of :meth:`._penalties.ElasticNet.optimality_violation`,
-        model by model (for a model without L1 it is the gradient).
+        ``v`` is the minimal-norm subgradient of
+        :meth:`._penalties.ElasticNet.optimality_violation`, model by model
+        (for a model without L1 it is the gradient), as
+        :meth:`._solvers.Problem.predicted_gap` for a single fit: it decides
+        when a certificate is worth computing.
         """
         xp = namespace(theta)
         l1 = models.l1_weights[:, :, None]
         at_zero = xp.sign(gradient) * xp.clip(xp.abs(gradient) - l1, min=0)
         away = gradient + l1 * xp.sign(theta)
         residual = xp.where(theta == 0, at_zero, away)
-        return xp.max(xp.abs(residual), axis=(0, 2)) / models.gradient_scales
+        return 0.5 * xp.sum(residual * residual, axis=(0, 2))
+
+    def certify(self, theta, models):
+        """Each model's duality gap at ``theta`` (:class:`._batched_certificate.BatchedCertificate`)."""
+        return certify(self, theta, models)
 
     def start(self, models):
         """Zero coefficients and each fold's best intercept for them."""

@@ -123,7 +123,7 @@ def run_models(problem, indices_by_stage, *, max_iter, tol, log, warm_from=None)
     -------
     theta : array of shape (n_rows, M, k)
         Every model's solution, in grid order.
-    n_iter, converged, stalled, violation : ndarray of shape (M,)
+    n_iter, converged, stalled, relative_gap, certified : ndarray of shape (M,)
         Per model.
     n_passes : int
         Passes over ``X``.
@@ -148,12 +148,13 @@ def run_models(problem, indices_by_stage, *, max_iter, tol, log, warm_from=None)
             pieces[int(index)] = (
                 result.theta[:, position:position + 1, ...],
                 result.n_iter[position], result.converged[position],
-                result.stalled[position], result.violation[position],
+                result.stalled[position], result.relative_gap[position],
+                result.certified[position],
             )
     xp = namespace(pieces[0][0])
     theta = xp.concat([pieces[index][0] for index in range(n_models)], axis=1)
     vectors = [np.asarray([pieces[index][field] for index in range(n_models)])
-               for field in range(1, 5)]
+               for field in range(1, 6)]
     log.finish(vectors[1], vectors[0], n_passes)
     return (theta, *vectors, n_passes)
 
@@ -339,17 +340,19 @@ def set_fitted_arrays(estimator, X, float_names=(), **arrays):
         setattr(estimator, name, from_numpy(value, like=like))
 
 
-def warn_unconverged(estimator, converged, stalled, violation):
+def warn_unconverged(estimator, converged, stalled, relative_gap, certified, tol):
     """One ConvergenceWarning for all the models that did not converge."""
     missed = ~converged
     if not missed.any():
         return
     reason = ("stalled at the working precision" if stalled[missed].all()
               else f"reached max_iter={estimator.max_iter}")
+    worst = int(np.flatnonzero(missed)[np.argmax(relative_gap[missed])])
+    kind = "certified" if certified[worst] else "predicted"
     warnings.warn(
         f"{type(estimator).__name__}: {int(missed.sum())} of {missed.size} "
-        f"cross-validation models {reason}; the largest scaled gradient entry "
-        f"is {float(np.max(violation[missed])):.3g} > tol. "
+        f"cross-validation models {reason}; the largest {kind} relative objective "
+        f"gap is {float(relative_gap[worst]):.3g} > tol={tol:g}. "
         f"{estimator._convergence_advice()}",
         ConvergenceWarning,
         stacklevel=4,

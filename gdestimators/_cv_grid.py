@@ -27,7 +27,7 @@ STRATEGY = "batch"
 
 
 def model_grid(n_folds, penalties, l1_ratios, fold_totals, full_total, strengths,
-               gradient_scales=None, output_scale=1.0):
+               output_scale=1.0):
     """The :class:`ModelGrid` of ``n_folds`` folds times each (l1_ratio, penalty).
 
     Parameters
@@ -43,8 +43,6 @@ def model_grid(n_folds, penalties, l1_ratios, fold_totals, full_total, strengths
     strengths : callable
         ``(penalty, total_weight) -> overall strength`` in the mean form:
         ``1 / (C S)`` for logistic regression, ``alpha`` for least squares.
-    gradient_scales : ndarray of shape (n_folds,), default=None
-        Each fold's stop-test scale (1 when None).
     output_scale : float, default=1.0
         The L1 strength is divided by it (the targets were).
 
@@ -52,10 +50,8 @@ def model_grid(n_folds, penalties, l1_ratios, fold_totals, full_total, strengths
     -------
     grid : ModelGrid
     """
-    folds, groups, l2, l1, scales = [], [], [], [], []
+    folds, groups, l2, l1 = [], [], [], []
     group_l2, group_l1 = [], []
-    if gradient_scales is None:
-        gradient_scales = np.ones(n_folds)
     penalties = np.broadcast_to(penalties, (len(l1_ratios), np.shape(penalties)[-1]))
     for l1_ratio, row in zip(l1_ratios, penalties, strict=True):
         for penalty in row:
@@ -69,10 +65,9 @@ def model_grid(n_folds, penalties, l1_ratios, fold_totals, full_total, strengths
                 groups.append(group)
                 l2.append(strength * (1.0 - l1_ratio))
                 l1.append(strength * l1_ratio / output_scale)
-                scales.append(gradient_scales[fold])
     return ModelGrid(
         np.asarray(folds), np.asarray(groups), np.asarray(l2, dtype=float),
-        np.asarray(l1, dtype=float), np.asarray(scales, dtype=float),
+        np.asarray(l1, dtype=float),
         np.asarray(group_l2, dtype=float), np.asarray(group_l1, dtype=float),
     )
 

@@ -361,6 +361,41 @@ class DaskFoldSamples(DaskSamples):
         S = self.fold_totals[np.asarray(model_folds)]
         return J / S, grad_w / S[None, :, None], grad_b / S[:, None]
 
+    @property
+    def n_rows(self):
+        """Number of samples."""
+        return self._X.shape[0]
+
+    @property
+    def nbytes(self):
+        """Bytes of ``X``."""
+        return self._X.shape[0] * self._X.shape[1] * np.dtype(self._X.dtype).itemsize
+
+    def logits(self, w, b):
+        """Every model's logits, computed where each chunk lives and kept there."""
+        shared = dask.delayed((w, b), traverse=False)
+        return _persist([
+            dask.delayed(_batched_logits_chunk)(X, shared) for X, _, _, _ in self._fold_chunks
+        ])
+
+    def reduce_logits(self, z, model_folds, function):
+        """``function(z, Y, S)`` over the chunks (``S`` the models' fold weights), added."""
+        folds = np.asarray(model_folds)
+        parts = [
+            dask.delayed(_apply_to_fold_logits)(function, z_chunk, Y, weights, folds)
+            for z_chunk, (_, Y, _, weights) in zip(z, self._fold_chunks, strict=True)
+        ]
+        return _tree_reduce(parts, _add)
+
+    def correlate_logits(self, z, model_folds, function):
+        """``X^T F^T`` for ``F = function(z, Y, S)``: one map-reduce over the chunks."""
+        folds = np.asarray(model_folds)
+        parts = [
+            dask.delayed(_correlate_fold_chunk)(function, X, z_chunk, Y, weights, folds)
+            for z_chunk, (X, Y, _, weights) in zip(z, self._fold_chunks, strict=True)
+        ]
+        return _tree_compute(parts, np.add)
+
     def held_out_logits(self, w, b, test_rows):
         """Logits of the models on the rows ``test_rows``: one map over the chunks."""
         bounds = np.cumsum((0, *self._X.chunks[0]))
@@ -374,6 +409,26 @@ class DaskFoldSamples(DaskSamples):
         if not parts:
             return np.zeros((w.shape[1], w.shape[2], 0), dtype=w.dtype)
         return np.concatenate(dask.compute(*parts), axis=2)
+
+
+def _persist(parts):
+    """Compute the delayed per-chunk ``parts`` and keep them where they are: a pass over X."""
+    return list(dask.persist(*parts))
+
+
+def _batched_logits_chunk(X, coefficients):
+    from ._batched_objective import batched_predict
+
+    w, b = coefficients
+    return batched_predict(X, w, b)
+
+
+def _apply_to_fold_logits(function, z, Y, fold_weights, model_folds):
+    return function(z, Y.T, fold_weights[model_folds])
+
+
+def _correlate_fold_chunk(function, X, z, Y, fold_weights, model_folds):
+    return X.T @ function(z, Y.T, fold_weights[model_folds]).T
 
 
 def _tree_compute(parts, combine):

@@ -134,8 +134,13 @@ class GDLinearRegressionCV(GDLinearRegression):
         per penalty and built from the full data.
     max_iter : int, default=5000
         Maximum number of iterations of each model.
-    tol : float, default=1e-8
-        Stop test of each model, as in :class:`GDLinearRegression`.
+    tol : float, default=1e-12
+        Each model stops when its objective ``F`` (penalty included) is
+        certified to be within ``tol * F`` of its minimum, as a
+        :class:`GDLinearRegression` fit: ``(F - min F) / F <= tol``, certified by
+        its duality gap (a model without any penalty has none and stops on
+        the solver's estimate of its gap). Raised to 128 machine epsilons of
+        the data's dtype. A model that has converged stops costing flops.
     verbose : int, default=0
         Print progress across all models every ``100 // verbose`` iterations.
 
@@ -214,7 +219,7 @@ class GDLinearRegressionCV(GDLinearRegression):
         solver="auto",
         precondition="auto",
         max_iter=5000,
-        tol=1e-8,
+        tol=1e-12,
         verbose=0,
     ):
         self.alphas = alphas
@@ -299,7 +304,6 @@ class GDLinearRegressionCV(GDLinearRegression):
         if not 0.0 < magnitude < np.inf:
             magnitude = 1.0
         Y_scaled = (Y_user / magnitude).T
-        spreads = np.asarray([self._spread(Y_scaled, fold) for fold in fold_weights])
         Y = Y_scaled.astype(dtype)
         if not is_dask_collection(X):
             Y = from_numpy(Y, like=X)
@@ -307,7 +311,7 @@ class GDLinearRegressionCV(GDLinearRegression):
         fold_totals = np.asarray([w.sum() for w in fold_weights])
         grid = _cv_grid.model_grid(
             len(folds), alphas, l1_ratios, fold_totals, float(np.mean(fold_totals)),
-            strengths=lambda alpha, total: alpha, gradient_scales=spreads,
+            strengths=lambda alpha, total: alpha,
             output_scale=magnitude,
         )
         problem = build_batched_problem(
@@ -321,13 +325,13 @@ class GDLinearRegressionCV(GDLinearRegression):
         )
         log, close = progress_log(self, self.verbose, X, y, {"sample_weight": sample_weight},
                                   len(indices) * (self.max_iter + 1))
-        theta, n_iter, converged, stalled, violation, n_passes = run_models(
-            problem, indices, max_iter=self.max_iter, tol=self._effective_tol(X),
-            log=log, warm_from=warm_from,
+        tol = self._effective_tol(X)
+        theta, n_iter, converged, stalled, relative_gap, certified, n_passes = run_models(
+            problem, indices, max_iter=self.max_iter, tol=tol, log=log, warm_from=warm_from,
         )
         close()
         self.n_passes_ = int(n_passes)
-        warn_unconverged(self, converged, stalled, violation)
+        warn_unconverged(self, converged, stalled, relative_gap, certified, tol)
 
         w, b = problem.coefficients(theta, problem.active(np.arange(grid.n_models)))
         w, b = to_numpy(w), to_numpy(b)
@@ -368,13 +372,6 @@ class GDLinearRegressionCV(GDLinearRegression):
             n_iter_path_=_cv_grid.per_model(n_iter, n_folds, n_alphas, n_l1),
         )
         return self
-
-    def _spread(self, Y, fold_weight):
-        """A fold's stop-test scale: the weighted spread of its (centred) targets."""
-        total = fold_weight.sum()
-        centred = Y - (Y @ fold_weight / total)[:, None] if self.fit_intercept else Y
-        spread = float(np.sqrt(np.mean(centred**2 @ fold_weight / total)))
-        return spread if spread > 0 else 1.0
 
     def _model(self, w, b, X, target_ndim):
         """A fitted :class:`GDLinearRegression` with coefficients ``w``, ``b`` (numpy)."""

@@ -93,8 +93,13 @@ class GDLogisticRegressionCV(GDLogisticRegression):
         chosen per penalty.
     max_iter : int, default=5000
         Maximum number of iterations of each model.
-    tol : float, default=1e-8
-        Stop test of each model, as in :class:`GDLogisticRegression`.
+    tol : float, default=1e-12
+        Each model stops when its objective ``F`` (penalty included) is
+        certified to be within ``tol * F`` of its minimum, as a
+        :class:`GDLogisticRegression` fit: ``(F - min F) / F <= tol``, certified by
+        its duality gap (a model without any penalty has none and stops on
+        the solver's estimate of its gap). Raised to 128 machine epsilons of
+        the data's dtype. A model that has converged stops costing flops.
     verbose : int, default=0
         Print progress across all models every ``100 // verbose`` iterations.
 
@@ -176,7 +181,7 @@ class GDLogisticRegressionCV(GDLogisticRegression):
         solver="auto",
         precondition="auto",
         max_iter=5000,
-        tol=1e-8,
+        tol=1e-12,
         verbose=0,
     ):
         self.Cs = Cs
@@ -265,13 +270,13 @@ class GDLogisticRegressionCV(GDLogisticRegression):
         )
         log, close = progress_log(self, self.verbose, X, y, {"sample_weight": sample_weight},
                                   len(indices) * (self.max_iter + 1))
-        theta, n_iter, converged, stalled, violation, n_passes = run_models(
-            problem, indices, max_iter=self.max_iter, tol=self._effective_tol(X),
-            log=log, warm_from=warm_from,
+        tol = self._effective_tol(X)
+        theta, n_iter, converged, stalled, relative_gap, certified, n_passes = run_models(
+            problem, indices, max_iter=self.max_iter, tol=tol, log=log, warm_from=warm_from,
         )
         close()
         self.n_passes_ = int(n_passes)
-        warn_unconverged(self, converged, stalled, violation)
+        warn_unconverged(self, converged, stalled, relative_gap, certified, tol)
 
         w, b = problem.coefficients(theta, problem.active(np.arange(grid.n_models)))
         w, b = to_numpy(w), to_numpy(b)

@@ -26,7 +26,8 @@ from gdestimators import GDLogisticRegression, GDLogisticRegressionCV
 from gdestimators._reference import log_loss_objective
 
 TOL = 1e-10
-#: Coefficients of two fits stopped at TOL in different coordinates.
+#: Coefficients of two fits whose relative objective gaps are certified
+#: below TOL (about sqrt(TOL) relative), stopped in different coordinates.
 RTOL = 1e-5
 
 
@@ -103,7 +104,9 @@ def test_every_model_equals_its_single_fit(data, Cs, l1_ratios, weighted, class_
                     X[train], np.searchsorted(single.classes_, y[train]), single.coef_,
                     single.intercept_, C=C, l1_ratio=l1_ratio, sample_weight=weight,
                 )
-                assert abs(ours - best) <= 1e-9 * max(1.0, abs(best))
+                # Both are certified within TOL |F| of the minimum; 64 ulps
+                # more for the rounding of the reference formula.
+                assert abs(ours - best) <= (TOL + 64 * np.finfo(float).eps) * abs(best)
 
 
 def _effective_weight(model, y, sample_weight):
@@ -232,8 +235,9 @@ def test_string_labels_and_callable_scoring():
 def test_models_stop_costing_passes_once_converged():
     X, y = make_classification(n_samples=400, n_features=6, random_state=0)
     cv = GDLogisticRegressionCV(Cs=[1e-4, 1e4], cv=2, tol=TOL).fit(X, y)
-    # One pass per iteration of the slowest model (plus the start), not the sum.
-    assert cv.n_passes_ == cv.n_iter_.max() + 1
+    # One pass per iteration of the slowest model (plus the start and the
+    # certificates, two passes each), not the sum over models.
+    assert cv.n_iter_.max() + 1 < cv.n_passes_ < cv.n_iter_.sum()
     assert cv.n_iter_[:, 0, 0].max() < cv.n_iter_[:, 0, 1].min()
 
 
@@ -280,6 +284,5 @@ def test_callbacks_get_one_task_per_shared_iteration():
     X, y = _binary_scaled()
     callback = _CountingCallback()
     cv = GDLogisticRegressionCV(Cs=3, cv=3).set_callbacks(callback).fit(X, y)
-    # One task per pass over X after the start, however many models ran in it.
-    assert callback.begun == callback.ended == cv.n_passes_ - 1
-    assert cv.n_passes_ - 1 == cv.n_iter_.max()
+    # One task per shared iteration, however many models ran in it.
+    assert callback.begun == callback.ended == cv.n_iter_.max()

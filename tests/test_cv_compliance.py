@@ -7,7 +7,9 @@ which the single estimator itself meets at ``C=1`` but not at ``C >= 100``
 on that data (its fits stop at ``tol``, 5e-8 apart in probability); the
 same holds for the weakest elastic-net ``alpha`` of an automatic grid on
 its 45 x 30 problem. A grid that can choose those would test the single
-estimator beyond its tolerance, not the cross-validation.
+estimator beyond its tolerance, not the cross-validation. The classifiers
+use 3 folds, as scikit-learn's own instance of ``LogisticRegressionCV`` in
+these checks: some checks' data hold 3 samples of a class.
 """
 
 import pytest
@@ -21,8 +23,8 @@ from sklearn.utils.estimator_checks import (
 from gdestimators import GDLinearRegressionCV, GDLogisticRegressionCV
 
 ESTIMATORS = [
-    GDLogisticRegressionCV(Cs=[0.1, 1.0]),
-    GDLogisticRegressionCV(Cs=[0.5], l1_ratios=[0.0, 0.5],
+    GDLogisticRegressionCV(Cs=[0.1, 1.0], cv=3),
+    GDLogisticRegressionCV(Cs=[0.5], l1_ratios=[0.0, 0.5], cv=3,
                            class_weight="balanced", refit=False),
     GDLinearRegressionCV(alphas=5, l1_ratio=0.0),
     GDLinearRegressionCV(alphas=[1.0, 0.1], l1_ratio=[0.5, 1.0]),

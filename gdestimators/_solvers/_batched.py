@@ -14,36 +14,137 @@ cost no more flops. Reads come every iteration for numpy (a read costs
 nothing there) and every ``DEVICE_READ_INTERVAL`` iterations for data on a
 device, as in the single-model solver.
 
-The stop test is :func:`model_converged`, one small function, so that a
-different criterion (a certified bound on the relative objective gap, say)
-replaces it in one place.
+The stop test is that of a single fit, model by model
+(:class:`BatchedStopTest`, after :class:`._common.StopTest`): ``tol`` bounds
+each model's relative objective gap ``(F_j - min F_j) / F_j``, certified by
+its duality gap (:mod:`.._batched_certificate`) once its own prediction of
+the gap says it may pass. The models due for a certificate are certified
+together (two passes over ``X`` for all of them), and each passing model
+stops at its certified point.
 """
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from .._array_api import array_device, namespace, numpy_float_dtype, to_numpy
+from .._array_api import array_device, from_numpy, namespace, numpy_float_dtype, to_numpy
 from ._barzilai_borwein import _ABB_SWITCH, _ABB_WINDOW, read_interval
-from ._common import MAX_BACKTRACKS, SUFFICIENT_DECREASE, Rounding, check_finite
+from ._common import MAX_BACKTRACKS, SUFFICIENT_DECREASE, Rounding, StopTest, check_finite
 
 
-def model_converged(violation, tol):
-    """The stop test of every model: its scaled optimality violation below ``tol``.
+class BatchedStopTest:
+    """:class:`._common.StopTest` for every model of a grid, entries indexed by grid position.
+
+    For each model tested: once its predicted gap (``|v|^2 / 2``, no pass
+    over ``X``) is below ``tol |F_j|``, it is certified; it passes when the
+    certified gap is below ``tol`` times the certified objective (or below
+    the certificate's own rounding). After a certificate that fails, the
+    next waits until the prediction has fallen to where the ratio of the
+    certified to the predicted gap just seen says it would pass (tenfold at
+    least), or for ``StopTest.RETRY_AFTER`` tests, doubled after each
+    failure: a certificate costs two passes over ``X`` for the models it
+    serves, and a model waiting keeps iterating. The floor ``noise^2 |F_0|`` for exact
+    fits is kept per model, as the single test's. A model without a
+    certificate (no penalty) passes on its prediction.
 
     Parameters
     ----------
-    violation : array of shape (A,)
-        Each model's largest scaled entry of the minimal-norm subgradient
-        (:meth:`.._batched_problem.BatchedProblem.violation`), where the data live.
+    problem : BatchedProblem
+        Its ``certify`` gives the certificates.
     tol : float
-        The tolerance of the single fits.
-
-    Returns
-    -------
-    converged : boolean array of shape (A,)
+        The relative gap to certify.
+    theta : array
+        An array of the working precision.
+    n_models : int
+        Models in the grid.
     """
-    return violation <= tol
+
+    def __init__(self, problem, tol, theta, n_models):
+        self._problem = problem
+        self._tol = tol
+        self._noise = Rounding(theta).noise
+        self._floor = np.full(n_models, np.nan)
+        self._retry_below = np.full(n_models, np.inf)
+        self._waited = np.zeros(n_models, dtype=int)
+        self._failures = np.zeros(n_models, dtype=int)
+        #: The gap at each model's last test: certified, else predicted.
+        self.gap = np.full(n_models, np.inf)
+        #: ``gap`` relative to the objective there.
+        self.relative_gap = np.full(n_models, np.inf)
+        #: Whether ``gap`` is a certificate's.
+        self.certified = np.zeros(n_models, dtype=bool)
+        #: Passes over ``X`` the certificates took.
+        self.n_passes = 0
+        #: Blocks of models certified together.
+        self.n_certifications = 0
+
+    def __call__(self, theta, models, objective, predicted, tested):
+        """Test the models at block positions where ``tested`` (host arrays of shape (A,)).
+
+        Returns
+        -------
+        passed : ndarray of bool of shape (A,)
+        replaced : tuple or None
+            ``(positions, theta, objective)``: the block positions whose
+            point moves to its certificate's (the certified point, intercept
+            moved to its best), with those points and objectives.
+        """
+        grid = models.indices
+        floor = self._floor[grid]
+        first = tested & np.isnan(floor)
+        floor[first] = self._noise**2 * np.abs(objective[first])
+        self._floor[grid] = floor
+        tested_grid = grid[tested]
+        self.gap[tested_grid] = predicted[tested]
+        self.relative_gap[tested_grid] = _relative(predicted[tested], objective[tested])
+        self.certified[tested_grid] = False
+        self._waited[tested_grid] += 1
+        target = np.maximum(self._tol * np.abs(objective), floor)
+        due = tested & (predicted <= target)
+        patience = StopTest.RETRY_AFTER * 2 ** self._failures[grid]
+        due &= ~((predicted > self._retry_below[grid]) & (self._waited[grid] < patience))
+        passed = np.zeros(objective.shape[0], dtype=bool)
+        if not due.any():
+            return passed, None
+        local = np.flatnonzero(due)
+        self._waited[grid[local]] = 0
+        xp = namespace(theta)
+        columns = xp.take(theta, xp.asarray(local, dtype=xp.int64, device=array_device(theta)),
+                          axis=1)
+        certificate = self._problem.certify(columns, self._problem.active(grid[local]))
+        self.n_passes += certificate.n_passes
+        self.n_certifications += 1
+        available = certificate.available
+        cert_target = np.maximum(self._tol * np.abs(certificate.objective), floor[local])
+        passes = ~available | (certificate.gap <= np.maximum(cert_target, certificate.rounding))
+        with_certificate = grid[local[available]]
+        self.gap[with_certificate] = certificate.gap[available]
+        self.relative_gap[with_certificate] = _relative(certificate.gap[available],
+                                                        certificate.objective[available])
+        self.certified[with_certificate] = True
+        failed = local[~passes]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            shortfall = np.where(certificate.gap > 0, cert_target / certificate.gap, 1.0)
+        progress = np.minimum(StopTest.PROGRESS_BEFORE_RETRY, shortfall)[~passes]
+        self._retry_below[grid[failed]] = progress * predicted[failed]
+        self._failures[grid[failed]] += 1
+        passed[local[passes]] = True
+        moved = passes & available
+        if not moved.any():
+            return passed, None
+        pieces = np.flatnonzero(moved)
+        points = xp.take(certificate.theta,
+                         xp.asarray(pieces, dtype=xp.int64, device=array_device(theta)), axis=1)
+        return passed, (local[moved], points, certificate.objective[moved])
+
+
+def _relative(gap, objective):
+    """``gap / |objective|`` entry by entry (0 for ``0 / 0``, inf for ``x / 0``)."""
+    gap, objective = np.asarray(gap, dtype=float), np.abs(np.asarray(objective, dtype=float))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = gap / objective
+    return np.where(objective != 0, ratio, np.where(gap == 0, 0.0, math.inf))
 
 
 @dataclass
@@ -60,19 +161,27 @@ class BatchedResult:
         Whether its stop test passed.
     stalled : ndarray of bool of shape (M,)
         Its line search found no decrease (rounding noise).
-    violation : ndarray of shape (M,)
-        The stop test's quantity at its last iterate.
+    gap : ndarray of shape (M,)
+        The bound on ``F_j - min F_j`` at its last test (solver units):
+        certified where ``certified``, else predicted.
+    relative_gap : ndarray of shape (M,)
+        ``gap / |F_j|``.
+    certified : ndarray of bool of shape (M,)
+        Whether ``gap`` is a certificate's.
     objective : ndarray of shape (M,)
         Its objective at its last iterate (solver units).
     n_passes : int
-        Evaluations of the objective (passes over ``X``), shared by all models.
+        Passes over ``X``, shared by all models: one per evaluation of the
+        objectives, two per block of certificates.
     """
 
     theta: object
     n_iter: np.ndarray
     converged: np.ndarray
     stalled: np.ndarray
-    violation: np.ndarray
+    gap: np.ndarray
+    relative_gap: np.ndarray
+    certified: np.ndarray
     objective: np.ndarray
     n_passes: int
 
@@ -102,12 +211,12 @@ class BatchedLog:
         if self.observer is not None:
             self.observer()
 
-    def read(self, iteration, n_active, n_models, violation):
+    def read(self, iteration, n_active, n_models, relative_gap):
         """Print a line after a host read if one is due."""
         if self._every and (iteration == 1 or iteration % self._every == 0):
-            worst = float(np.max(violation)) if violation.size else 0.0
+            worst = float(np.max(relative_gap)) if relative_gap.size else 0.0
             print(f"[{self.name}] iter {iteration:6d}  running {n_active:4d}/{n_models} "
-                  f"models  largest max|grad| {worst:.3e}", flush=True)
+                  f"models  largest relative gap~ {worst:.3e}", flush=True)
 
     def finish(self, converged, n_iter, n_passes):
         """Print the outcome over all models (per-model arrays, shared passes)."""
@@ -124,7 +233,7 @@ class _ModelState:
     # Arrays with the model on axis 1 (theta-shaped), then those on axis 0.
     _COLUMNS = ("theta", "gradient")
     _VECTORS = ("step", "objective", "recent", "short_steps", "refusals", "frozen",
-                "converged", "stalled", "n_iter", "violation")
+                "converged", "stalled", "n_iter", "predicted")
 
     def take(self, keep):
         """Keep the models at positions ``keep`` (an index array on the device)."""
@@ -149,7 +258,7 @@ def batched_barzilai_borwein(problem, models, theta, *, max_iter, tol, log, memo
     max_iter : int
         Iteration limit of every model.
     tol : float
-        Tolerance of :func:`model_converged`.
+        The relative objective gap each model certifies (:class:`BatchedStopTest`).
     log : BatchedLog
         Progress reporting.
     memory : int, default=10
@@ -164,6 +273,7 @@ def batched_barzilai_borwein(problem, models, theta, *, max_iter, tol, log, memo
     rounding = Rounding(theta)
     switch = _ABB_SWITCH if numpy_float_dtype(theta) == np.float64 else 0.0
     n_models = models.size
+    stop = BatchedStopTest(problem, tol, theta, problem.grid.n_models)
 
     def filled(shape, value, dtype=theta.dtype):
         return xp.full(shape, value, dtype=dtype, device=device)
@@ -176,23 +286,23 @@ def batched_barzilai_borwein(problem, models, theta, *, max_iter, tol, log, memo
     state.theta = theta
     state.objective = problem.objective(theta, value, models)
     state.step = problem.first_steps(models)
-    state.recent = xp.concat(
-        [state.objective[:, None], filled((n_models, memory - 1), -np.inf)], axis=1
-    )
     state.short_steps = filled((n_models, _ABB_WINDOW), np.inf)
     state.refusals = filled((n_models,), 0.0)
-    state.violation = problem.violation(theta, state.gradient, models)
-    state.converged = model_converged(state.violation, tol)
+    state.predicted = problem.predicted_gap(theta, state.gradient, models)
+    state.converged = filled((n_models,), False, dtype=xp.bool)
     state.stalled = filled((n_models,), False, dtype=xp.bool)
     state.frozen = state.converged
     state.n_iter = filled((n_models,), 0, dtype=xp.int64)
+    _test(stop, state, models, positions)
+    state.recent = xp.concat(
+        [state.objective[:, None], filled((n_models, memory - 1), -np.inf)], axis=1
+    )
     n_passes = 1
 
     finished = []  # (grid positions, theta, vectors) of models dropped from the block
     every = read_interval(theta)
     iteration = 0
-    done = _drop_frozen(state, models, finished, problem, positions)
-    models = done
+    models = _drop_frozen(state, models, finished, problem, positions)
     while models is not None and iteration < max_iter:
         iteration += 1
         n_passes += 1
@@ -243,23 +353,66 @@ def batched_barzilai_borwein(problem, models, theta, *, max_iter, tol, log, memo
         state.refusals = xp.where(accept, xp.zeros_like(state.refusals),
                                   xp.where(running, state.refusals + 1, state.refusals))
         state.n_iter = state.n_iter + xp.astype(running, xp.int64)
-        state.violation = xp.where(
-            running, problem.violation(state.theta, state.gradient, models), state.violation
+        state.predicted = xp.where(
+            running, problem.predicted_gap(state.theta, state.gradient, models),
+            state.predicted,
         )
-        # The stop test and the stall test, per model, frozen at once.
-        state.converged = state.converged | (running & model_converged(state.violation, tol))
+        # No step size gives a decrease: rounding errors of the working
+        # precision exceed the remaining progress. Frozen at once; the stop
+        # test at the next read may still pass it.
         stalled = (state.refusals >= MAX_BACKTRACKS) | ~(state.step > 0.0)
-        state.stalled = state.stalled | (running & stalled & ~state.converged)
-        state.frozen = state.frozen | state.converged | state.stalled
+        state.stalled = state.stalled | (running & stalled)
+        state.frozen = state.frozen | state.stalled
         log.iteration()
         if iteration % every and iteration != 1 and iteration < max_iter:
             continue
-        violation = to_numpy(state.violation)
-        log.read(iteration, models.size, n_models, violation[~to_numpy(state.frozen)])
+        _test(stop, state, models, positions)
+        log.read(iteration, models.size, n_models,
+                 stop.relative_gap[models.indices[~to_numpy(state.frozen)]])
         models = _drop_frozen(state, models, finished, problem, positions)
     if models is not None:
         finished.append(_snapshot(state, models, np.arange(models.size), positions))
-    return _assemble(finished, n_models, n_passes, xp)
+    return _assemble(finished, n_models, n_passes + stop.n_passes, stop, xp)
+
+
+def _test(stop, state, models, positions):
+    """The stop test of the block's unconverged models, at a host read.
+
+    Models that pass are frozen as converged (no longer stalled) at their
+    certified point.
+    """
+    xp = namespace(state.step)
+    converged = to_numpy(state.converged)
+    tested = ~converged
+    objective = np.asarray(to_numpy(state.objective), dtype=np.float64)
+    for index in np.flatnonzero(tested):
+        check_finite(float(objective[index]), int(to_numpy(state.n_iter)[index]))
+    passed, replaced = stop(
+        state.theta, models, objective,
+        np.asarray(to_numpy(state.predicted), dtype=np.float64), tested,
+    )
+    if not passed.any():
+        return
+    like = state.step
+    mask = from_numpy(passed, like=like)
+    state.converged = state.converged | mask
+    state.stalled = state.stalled & ~mask
+    state.frozen = state.frozen | mask
+    if replaced is None:
+        return
+    local, points, objectives = replaced
+    moved = np.zeros(passed.shape[0], dtype=bool)
+    moved[local] = True
+    source = np.zeros(passed.shape[0], dtype=int)
+    source[local] = np.arange(local.shape[0])
+    moved = from_numpy(moved, like=like)
+    gathered = xp.take(points, positions(source), axis=1)
+    state.theta = xp.where(moved[None, :, None], gathered, state.theta)
+    values = np.zeros(passed.shape[0])
+    values[local] = objectives
+    state.objective = xp.where(
+        moved, xp.astype(from_numpy(values, like=like), like.dtype), state.objective
+    )
 
 
 def _snapshot(state, models, local, positions):
@@ -268,7 +421,7 @@ def _snapshot(state, models, local, positions):
     xp = namespace(state.step)
     vectors = {
         name: to_numpy(xp.take(getattr(state, name), keep, axis=0))
-        for name in ("n_iter", "converged", "stalled", "violation", "objective")
+        for name in ("n_iter", "converged", "stalled", "objective")
     }
     return models.indices[local], xp.take(state.theta, keep, axis=1), vectors
 
@@ -276,9 +429,6 @@ def _snapshot(state, models, local, positions):
 def _drop_frozen(state, models, finished, problem, positions):
     """Move frozen models out of the block; return the remaining ones (None if none)."""
     frozen = to_numpy(state.frozen)
-    objective = to_numpy(state.objective)
-    for index in np.flatnonzero(frozen):
-        check_finite(float(objective[index]), int(to_numpy(state.n_iter)[index]))
     if not frozen.any():
         return models
     finished.append(_snapshot(state, models, np.flatnonzero(frozen), positions))
@@ -289,7 +439,7 @@ def _drop_frozen(state, models, finished, problem, positions):
     return problem.active(models.indices[keep])
 
 
-def _assemble(finished, n_models, n_passes, xp):
+def _assemble(finished, n_models, n_passes, stop, xp):
     """Put the models back in grid order."""
     indices = np.concatenate([piece[0] for piece in finished])
     order = np.argsort(indices)
@@ -300,8 +450,9 @@ def _assemble(finished, n_models, n_passes, xp):
         name: np.concatenate([piece[2][name] for piece in finished])[order]
         for name in finished[0][2]
     }
+    grid = indices[order]
     return BatchedResult(
         theta, vectors["n_iter"].astype(int), vectors["converged"].astype(bool),
-        vectors["stalled"].astype(bool), vectors["violation"], vectors["objective"],
-        n_passes,
+        vectors["stalled"].astype(bool), stop.gap[grid], stop.relative_gap[grid],
+        stop.certified[grid], vectors["objective"], n_passes,
     )
