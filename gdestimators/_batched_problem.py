@@ -359,7 +359,7 @@ class BatchedProblem:
         return 0.5 * xp.sum(residual * residual, axis=(0, 2))
 
     def certify(self, theta, models):
-        """Each model's duality gap at ``theta`` (:class:`._batched_certificate.BatchedCertificate`)."""
+        """Each model's duality gap at ``theta``: a ``BatchedCertificate``."""
         return certify(self, theta, models)
 
     def start(self, models):
