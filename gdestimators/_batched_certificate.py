@@ -20,11 +20,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._array_api import array_device, from_numpy, namespace, numpy_float_dtype, to_numpy
-from ._certificate import _MAX_SHIFT_STEPS, duality_gap
+from ._blocks import BLOCK_BYTES
+from ._certificate import _MAX_SHIFT_STEPS, _ROUNDING_ULPS, duality_gap
 
 #: The logits kept for a certificate, at most, as a fraction of the bytes of
-#: ``X`` (at least one model's): models are certified in blocks of that size.
+#: ``X`` (at least one model's, and at least CERTIFICATE_MIN_BYTES): models
+#: are certified in blocks of that size.
 CERTIFICATE_MEMORY_FRACTION = 0.05
+#: Small data are certified in blocks of this size at least: each block
+#: costs its own passes and intercept searches.
+CERTIFICATE_MIN_BYTES = 8 * BLOCK_BYTES
 
 
 @dataclass
@@ -95,7 +100,7 @@ def _curvature_weight(loss, z):
 
 
 def _shift_sums(loss, z, Y, S):
-    """Each model's ``sum s l``, ``sum s r`` ``(A, k)`` and ``sum s d^2 l`` ``(A, k, k)``."""
+    """Each model's ``sum s l``, ``sum s r`` ``(A, k)``, ``sum s d^2 l`` and ``sum s |r|``."""
     xp = namespace(z)
     n_models, k, _ = z.shape
     flat = _side_by_side(z)
@@ -106,13 +111,14 @@ def _shift_sums(loss, z, Y, S):
     diagonal = _per_model(diagonal, n_models)
     value = xp.sum(per_sample * S, axis=1)
     residual_sum = xp.sum(residual * S[:, None, :], axis=2)
+    magnitude = xp.sum(xp.abs(residual) * S[:, None, :], axis=(1, 2))
     diagonal_sum = xp.sum(diagonal * S[:, None, :], axis=2)
     if low_rank is None:
         coupling = xp.zeros((n_models, k, k), dtype=z.dtype, device=array_device(z))
     else:
         u = _per_model(low_rank, n_models)
         coupling = (u * S[:, None, :]) @ xp.permute_dims(u, (0, 2, 1))
-    return value, residual_sum, diagonal_sum, coupling
+    return value, residual_sum, diagonal_sum, coupling, magnitude
 
 
 def optimal_intercept_shifts(samples, z, model_folds, loss, n_models, n_outputs):
@@ -120,7 +126,10 @@ def optimal_intercept_shifts(samples, z, model_folds, loss, n_models, n_outputs)
 
     The same Newton steps and halvings, model by model; each evaluation of
     the shift's objective reads every model's kept logits once (no pass over
-    ``X``). Models whose search has ended keep their shift.
+    ``X``). Models whose search has ended keep their shift. A search gives
+    up after three refused halvings where values tie (rounding), where the
+    single search would try down to ``1e-10``; the gap pays for what is left
+    of the intercept's optimality (its ``intercept_residual``).
 
     Returns
     -------
@@ -129,7 +138,7 @@ def optimal_intercept_shifts(samples, z, model_folds, loss, n_models, n_outputs)
     k = n_outputs
 
     def sums(delta):
-        value, gradient, diagonal, coupling = (
+        value, gradient, diagonal, coupling, magnitude = (
             np.asarray(to_numpy(total), dtype=np.float64)
             for total in samples.reduce_logits(
                 z, model_folds, lambda z_, Y, S: _shift_sums(loss, _shifted(z_, delta), Y, S)
@@ -139,12 +148,16 @@ def optimal_intercept_shifts(samples, z, model_folds, loss, n_models, n_outputs)
         curvature = diagonal[:, :, None] * eye if diagonal.shape[1] == k else (
             diagonal[:, :1, None] * eye
         )
-        return value, gradient, curvature - coupling
+        return value, gradient, curvature - coupling, magnitude
 
     delta = np.zeros((n_models, k))
-    value, gradient, curvature = sums(delta)
+    value, gradient, curvature, magnitude = sums(delta)
+    eps = float(np.finfo(numpy_float_dtype(samples.like)).eps)
     active = np.ones(n_models, dtype=bool)
     for _ in range(_MAX_SHIFT_STEPS):
+        # A residual sum within the rounding of its own terms cannot shrink
+        # further; the single search would go on stepping on rounding noise.
+        active &= np.abs(gradient).max(axis=1) > _ROUNDING_ULPS * eps * magnitude
         step = np.zeros((n_models, k))
         for j in np.flatnonzero(active):
             step[j] = -np.linalg.lstsq(curvature[j], gradient[j], rcond=None)[0]
@@ -157,22 +170,26 @@ def optimal_intercept_shifts(samples, z, model_folds, loss, n_models, n_outputs)
         size = np.ones(n_models)
         searching = active.copy()
         moved = np.zeros(n_models, dtype=bool)
-        new = (delta.copy(), value.copy(), gradient.copy(), curvature.copy())
+        new = (delta.copy(), value.copy(), gradient.copy(), curvature.copy(), magnitude.copy())
         while searching.any():
             trial = np.where(searching[:, None], delta + size[:, None] * step, delta)
-            trial_value, trial_gradient, trial_curvature = sums(trial)
+            trial_value, trial_gradient, trial_curvature, trial_magnitude = sums(trial)
             decreases = trial_value <= value + 1e-4 * size * slope
             ties = trial_value <= value + 1e-13 * np.abs(value)
             smaller = np.abs(trial_gradient).max(axis=1) < np.abs(gradient).max(axis=1)
             taken = searching & (decreases | (ties & smaller))
             for array, source in zip(new, (trial, trial_value, trial_gradient,
-                                           trial_curvature), strict=True):
+                                           trial_curvature, trial_magnitude), strict=True):
                 array[taken] = source[taken]
             moved |= taken
             searching &= ~taken
             size = np.where(searching, 0.5 * size, size)
-            searching &= size >= 1e-10
-        delta, value, gradient, curvature = new
+            # A step whose value ties and whose gradient does not shrink
+            # at 1, 1/2 and 1/4 of itself is at the rounding floor: the
+            # shorter steps the single search would still try (down to
+            # 1e-10) are refused in turn, each costing a read of the logits.
+            searching &= (size >= 1e-10) & ~(ties & (size < 0.125))
+        delta, value, gradient, curvature, magnitude = new
         active &= moved
     return delta
 
@@ -281,7 +298,7 @@ def certify(problem, theta, models):
     n_models = models.size
     per_model = problem.samples.n_rows * problem.n_outputs * np.dtype(
         numpy_float_dtype(problem.samples.like)).itemsize
-    budget = CERTIFICATE_MEMORY_FRACTION * problem.samples.nbytes
+    budget = max(CERTIFICATE_MEMORY_FRACTION * problem.samples.nbytes, CERTIFICATE_MIN_BYTES)
     block = max(1, int(budget // max(per_model, 1)))
     pieces = []
     for start in range(0, n_models, block):

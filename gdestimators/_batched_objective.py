@@ -170,6 +170,59 @@ def batched_loss_and_gradient_sums(X, Y, fold_weights, model_folds, w, b, loss):
     return J, xp.reshape(grad_w, (n_features, n_models, k)), grad_b
 
 
+def batched_loss_gradient_hessian_sums(X, Y, fold_weights, model_folds, w, b, loss, *,
+                                       center, scale, intercept_scale, fit_intercept):
+    """:func:`batched_loss_and_gradient_sums` plus every model's Hessian sums, in one pass.
+
+    Each model's Hessian blocks are those of
+    :func:`._hessian.loss_gradient_hessian_sums` with its fold's weights, in
+    the centred and scaled coordinates given (the same for every model):
+    ``A^T diag(s_j d^2 l / dz_c dz_c') A`` with ``A = [(X - mu) D, d_c 1]``.
+    A block of rows is centred and scaled once for all models.
+
+    Returns
+    -------
+    weighted_loss, weighted_gradient_w, weighted_gradient_b
+        As :func:`batched_loss_and_gradient_sums`.
+    hessians : list of dict
+        One per model, ``{(c, c'): array (p, p)}`` as
+        :func:`._hessian.loss_gradient_hessian_sums`.
+    """
+    from ._hessian import _design_block, _pairs, _weighted_gram_dense, _weighted_gram_sparse
+
+    xp = namespace(w)
+    n_features, n_models, k = w.shape
+    J = xp.zeros((n_models,), dtype=w.dtype, device=array_device(w))
+    grad_w = xp.zeros((n_features, n_models * k), dtype=w.dtype, device=array_device(w))
+    grad_b = xp.zeros((n_models, k), dtype=w.dtype, device=array_device(w))
+    hessians = [{} for _ in range(n_models)]
+    for block in row_blocks(X, n_models * k):
+        X_block = row_block(X, block)
+        s = xp.take(fold_weights[:, block], model_folds, axis=0)
+        z = batched_predict(X_block, w, b)
+        per_sample_loss, residual = per_model_loss_and_residual(loss, z, Y[:, block])
+        weighted_residual = residual * s[:, None, :]
+        J += xp.sum(per_sample_loss * s, axis=1)
+        product = X_block.T @ xp.reshape(weighted_residual, (n_models * k, -1)).T
+        grad_w += np.asarray(product) if isinstance(product, np.matrix) else product
+        grad_b += xp.sum(weighted_residual, axis=2)
+        design = None
+        for j in range(n_models):
+            for c, c2, weights in _pairs(loss.curvature(z[j, ...]), k):
+                q = s[j, ...] * weights
+                if sp.issparse(X_block):
+                    gram = _weighted_gram_sparse(X_block.T, q, center, scale, intercept_scale,
+                                                 fit_intercept)
+                else:
+                    if design is None:
+                        design = _design_block(X_block.T, center, scale, intercept_scale,
+                                               fit_intercept)
+                    gram = _weighted_gram_dense(design, q)
+                blocks = hessians[j]
+                blocks[c, c2] = gram if (c, c2) not in blocks else blocks[c, c2] + gram
+    return J, xp.reshape(grad_w, (n_features, n_models, k)), grad_b, hessians
+
+
 def batched_logits(X, w, b):
     """Every model's logits on every row of ``X``: shape ``(M, k, m)``, read in blocks."""
     xp = namespace(w)

@@ -28,12 +28,15 @@ from ._batched_certificate import certify
 from ._batched_objective import (
     batched_logits,
     batched_loss_and_gradient_sums,
+    batched_loss_gradient_hessian_sums,
     correlate_rows,
     held_out_logits,
 )
+from ._hessian import assemble_hessian
 from ._losses import SquaredError
 from ._moments import weighted_feature_moments
 from ._preconditioning import Preconditioner, preconditioner_from_moments, resolve_kind
+from ._problem import HESSIAN_FIXED_COST
 from ._solvers import largest_eigenvalue
 
 
@@ -86,6 +89,25 @@ class FoldSamples:
     def feature_moments(self, centered, with_correlation):
         """Weighted moments of the full data."""
         return weighted_feature_moments(self.X, self.sample_weight, centered, with_correlation)
+
+    def loss_gradient_hessian(self, w, b, loss, model_folds, **coordinates):
+        """Every model's ``J``, gradients and Hessian blocks (each divided by ``S_j``).
+
+        ``coordinates``: ``center``, ``scale``, ``intercept_scale`` and
+        ``fit_intercept`` of :func:`._batched_objective.batched_loss_gradient_hessian_sums`.
+        """
+        xp = namespace(w)
+        J, grad_w, grad_b, hessians = batched_loss_gradient_hessian_sums(
+            self.X, self.Y, self.fold_weights, model_folds, w, b, loss, **coordinates
+        )
+        S = xp.take(self.fold_totals, model_folds, axis=0)
+        totals = np.asarray(to_numpy(S), dtype=np.float64)
+        hessians = [
+            {key: np.asarray(to_numpy(block), dtype=np.float64) / total
+             for key, block in blocks.items()}
+            for blocks, total in zip(hessians, totals, strict=True)
+        ]
+        return J / S, grad_w / S[None, :, None], grad_b / S[:, None], hessians
 
     @property
     def n_rows(self):
@@ -357,6 +379,72 @@ class BatchedProblem:
         away = gradient + l1 * xp.sign(theta)
         residual = xp.where(theta == 0, at_zero, away)
         return 0.5 * xp.sum(residual * residual, axis=(0, 2))
+
+    @property
+    def has_hessian(self):
+        """Whether the samples give Hessians (in memory; not a dask array's chunks)."""
+        return hasattr(self.samples, "loss_gradient_hessian")
+
+    def hessian_cost(self):
+        """What every model's Hessian costs against a shared pass, in passes (an estimate).
+
+        A shared pass costs two products with ``X`` per model column
+        (``4 p`` flops per row), bound by arithmetic once there are many
+        columns; a Hessian, ``p^2`` flops per row per pair of coupled
+        outputs, plus the fixed cost of its blocks
+        (:data:`._problem.HESSIAN_FIXED_COST`).
+        """
+        k = self.n_outputs
+        pairs = k * (k + 1) // 2 if self.loss.coupled_outputs else 1
+        if sp.issparse(getattr(self.samples, "X", None)):
+            X = self.samples.X
+            width = X.nnz / max(X.shape[0], 1)
+        else:
+            width = float(self.n_rows)
+        return HESSIAN_FIXED_COST + pairs * width / 4.0
+
+    def second_order(self, theta, models):
+        """Each model's smooth value ``(A,)``, gradient and :class:`._hessian.HessianMatrix`.
+
+        One pass over ``X`` for all models: the Hessians are accumulated in
+        the centred coordinates scaled by the first group's ``D``, then
+        moved to each model's own coordinates on the host (its group's
+        scaling and rotation, plus its L2 term), as a single fit's
+        :meth:`._problem.LinearModelProblem.second_order`.
+        """
+        xp = namespace(theta)
+        first = self.preconditioners[0]
+        w, b = self.to_original(theta, models)
+        J, grad_w, grad_b, blocks = self.samples.loss_gradient_hessian(
+            w, b, self.loss, models.folds, center=first.mean, scale=first.scale,
+            intercept_scale=first.intercept_scale, fit_intercept=self.fit_intercept,
+        )
+        l2 = models.l2_strengths
+        penalty = 0.5 * l2 * xp.sum(w * w, axis=(0, 2))
+        gradient = self.gradient_to_scaled(grad_w + l2[None, :, None] * w, grad_b, models)
+        base = np.asarray(to_numpy(first.scale), dtype=np.float64)
+        n_features = self.n_features
+        hessians = []
+        groups = self.grid.groups[models.indices]
+        for position, index in enumerate(models.indices):
+            preconditioner = self.preconditioners[groups[position]]
+            scale = np.asarray(to_numpy(preconditioner.scale), dtype=np.float64)
+            ratio = scale / base
+            moved = {}
+            for key, block in blocks[position].items():
+                block = block.copy()
+                block[:n_features, :] *= ratio[:, None]
+                block[:, :n_features] *= ratio[None, :]
+                moved[key] = block
+            rotation = preconditioner.rotation
+            hessians.append(assemble_hessian(
+                moved, n_outputs=self.n_outputs,
+                rotation=None if rotation is None else np.asarray(to_numpy(rotation),
+                                                                  dtype=np.float64),
+                scale=scale, l2_strength=float(self.grid.l2_strengths[index]),
+                fit_intercept=self.fit_intercept, shift_invariant=self.loss.shift_invariant,
+            ))
+        return J + penalty, gradient, hessians
 
     def certify(self, theta, models):
         """Each model's duality gap at ``theta``: a ``BatchedCertificate``."""

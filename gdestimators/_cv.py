@@ -27,10 +27,18 @@ from sklearn.utils.metadata_routing import (
 )
 from sklearn.utils.validation import _check_method_params
 
-from ._array_api import from_numpy, is_dask_collection, namespace, numpy_float_dtype, to_numpy
+from ._array_api import (
+    array_device,
+    from_numpy,
+    is_dask_collection,
+    namespace,
+    numpy_float_dtype,
+    to_numpy,
+)
 from ._batched_problem import FoldSamples
 from ._losses import sigmoid, softmax
-from ._solvers._batched import BatchedLog, batched_barzilai_borwein
+from ._solvers._batched import BatchedLog, BatchedStopTest, batched_barzilai_borwein
+from ._solvers._batched_newton import batched_newton
 
 
 def routed_parameters(estimator, sample_weight, params):
@@ -99,7 +107,8 @@ def make_fold_samples(X, Y, sample_weight, fold_weights):
     return FoldSamples(X, Y, sample_weight, fold_weights)
 
 
-def run_models(problem, indices_by_stage, *, max_iter, tol, log, warm_from=None):
+def run_models(problem, indices_by_stage, *, max_iter, tol, log, warm_from=None,
+               solver="auto"):
     """Solve the models of ``problem``, stage by stage.
 
     Parameters
@@ -118,6 +127,12 @@ def run_models(problem, indices_by_stage, *, max_iter, tol, log, warm_from=None)
     warm_from : callable, default=None
         ``stage -> grid positions`` whose solutions start the models of the
         stage (one per model, in the same order), or None for cold starts.
+    solver : {"auto", "bb", "newton"}, default="auto"
+        ``"bb"``: Barzilai–Borwein steps. ``"newton"``: Newton's method
+        (where the samples give Hessians). ``"auto"``: as for one fit,
+        Barzilai–Borwein steps, the models still running after as many
+        passes as Newton's method would need to finish (``NEWTON_ITERATIONS``
+        Hessians) handed over to it.
 
     Returns
     -------
@@ -128,8 +143,10 @@ def run_models(problem, indices_by_stage, *, max_iter, tol, log, warm_from=None)
     n_passes : int
         Passes over ``X``.
     """
-    n_models = problem.grid.n_models
-    pieces, n_passes = {}, 0
+    grid = problem.grid
+    n_models = grid.n_models
+    patience = _newton_patience(problem, solver, max_iter)
+    pieces, n_passes, stop = {}, 0, None
     for stage, indices in enumerate(indices_by_stage):
         models = problem.active(indices)
         previous = None if warm_from is None else warm_from(stage)
@@ -141,22 +158,64 @@ def run_models(problem, indices_by_stage, *, max_iter, tol, log, warm_from=None)
             stacked = xp.concat([pieces[index][0] for index in previous], axis=1)
             w, b = problem.to_original(stacked, source)
             start = problem.from_original(w, b, models)
-        result = batched_barzilai_borwein(problem, models, start, max_iter=max_iter,
-                                          tol=tol, log=log)
+        if stop is None:
+            stop = BatchedStopTest(problem, tol, start, n_models)
+        result = batched_barzilai_borwein(problem, models, start, max_iter=min(patience, max_iter),
+                                          tol=tol, log=log, stop=stop)
         n_passes += result.n_passes
+        theta, n_iter = result.theta, result.n_iter
+        converged, stalled = result.converged, result.stalled
+        left = np.flatnonzero(~converged & (n_iter < max_iter))
+        if left.size and patience < max_iter:
+            xp = namespace(theta)
+            positions = xp.asarray(left, dtype=xp.int64, device=array_device(theta))
+            log.note(f"handing {left.size} of {models.size} models over to Newton's method")
+            solved, n_iter_left, converged_left, stalled_left, _, passes = batched_newton(
+                problem, problem.active(indices[left]), xp.take(theta, positions, axis=1),
+                max_iter=max_iter, tol=tol, log=log, stop=stop, n_iter=n_iter[left],
+            )
+            n_passes += passes
+            theta = _put_columns(theta, left, solved)
+            n_iter, converged, stalled = n_iter.copy(), converged.copy(), stalled.copy()
+            n_iter[left], converged[left], stalled[left] = (
+                n_iter_left, converged_left, stalled_left)
         for position, index in enumerate(indices):
             pieces[int(index)] = (
-                result.theta[:, position:position + 1, ...],
-                result.n_iter[position], result.converged[position],
-                result.stalled[position], result.relative_gap[position],
-                result.certified[position],
+                theta[:, position:position + 1, ...], n_iter[position], converged[position],
+                stalled[position],
             )
     xp = namespace(pieces[0][0])
     theta = xp.concat([pieces[index][0] for index in range(n_models)], axis=1)
     vectors = [np.asarray([pieces[index][field] for index in range(n_models)])
-               for field in range(1, 6)]
+               for field in range(1, 4)]
+    n_passes += stop.n_passes
     log.finish(vectors[1], vectors[0], n_passes)
-    return (theta, *vectors, n_passes)
+    return (theta, *vectors, stop.relative_gap.copy(), stop.certified.copy(), n_passes)
+
+
+def _newton_patience(problem, solver, max_iter):
+    """Iterations of Barzilai–Borwein steps before Newton's method takes over."""
+    from ._solvers._auto import MAX_NEWTON_SIZE, MIN_PATIENCE, NEWTON_ITERATIONS
+
+    size = problem.n_rows * problem.n_outputs
+    if solver == "bb" or not problem.has_hessian or size > MAX_NEWTON_SIZE:
+        return max_iter
+    if solver == "newton":
+        return 0
+    return max(MIN_PATIENCE, int(NEWTON_ITERATIONS * problem.hessian_cost()))
+
+
+def _put_columns(array, local, values):
+    """``array`` with its columns ``local`` (axis 1) replaced by ``values``."""
+    xp = namespace(array)
+    n = array.shape[1]
+    mask = np.zeros(n, dtype=bool)
+    mask[local] = True
+    source = np.zeros(n, dtype=int)
+    source[local] = np.arange(local.size)
+    gathered = xp.take(values, xp.asarray(source, dtype=xp.int64,
+                                          device=array_device(array)), axis=1)
+    return xp.where(from_numpy(mask, like=array)[None, :, None], gathered, array)
 
 
 def held_out_logits(problem, theta, folds):

@@ -127,8 +127,15 @@ class GDLinearRegressionCV(GDLinearRegression):
         None: the held-out mean squared error, weighted by the held-out
         sample weights, as ``ElasticNetCV``. Otherwise a scorer name or
         callable, as in :class:`GDLogisticRegressionCV`.
-    solver : {"auto", "bb"}, default="auto"
-        The batched solver is Barzilai–Borwein; ``"auto"`` is ``"bb"``.
+    solver : {"auto", "bb", "newton"}, default="auto"
+        How every model is solved, all models sharing each pass over ``X``.
+        ``"bb"``: Barzilai–Borwein steps, each model its own step and line
+        search. ``"newton"``: Newton's method, each model its own Hessian,
+        all formed in one pass (proximal Newton with an L1 part).
+        ``"auto"``: Barzilai–Borwein steps, the models still running after
+        as many passes as Newton's method would need to finish handed over
+        to it (as ``solver="auto"`` of a single fit). Data in a dask array
+        run ``"bb"``. The refit uses the same ``solver``.
     precondition : {"auto", "full", "diagonal", "none"}, default="auto"
         The change of variables, as in :class:`GDLinearRegression`, chosen
         per penalty and built from the full data.
@@ -200,7 +207,7 @@ class GDLinearRegressionCV(GDLinearRegression):
         "fit_intercept": ["boolean"],
         "cv": ["cv_object"],
         "scoring": [StrOptions(set(get_scorer_names())), callable, None],
-        "solver": [StrOptions({"auto", "bb"})],
+        "solver": [StrOptions({"auto", "bb", "newton"})],
         "precondition": [StrOptions({"auto", "full", "diagonal", "none"})],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
@@ -328,6 +335,7 @@ class GDLinearRegressionCV(GDLinearRegression):
         tol = self._effective_tol(X)
         theta, n_iter, converged, stalled, relative_gap, certified, n_passes = run_models(
             problem, indices, max_iter=self.max_iter, tol=tol, log=log, warm_from=warm_from,
+            solver=self.solver,
         )
         close()
         self.n_passes_ = int(n_passes)

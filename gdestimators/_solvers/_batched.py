@@ -171,8 +171,8 @@ class BatchedResult:
     objective : ndarray of shape (M,)
         Its objective at its last iterate (solver units).
     n_passes : int
-        Passes over ``X``, shared by all models: one per evaluation of the
-        objectives, two per block of certificates.
+        Passes over ``X`` to evaluate the objectives, shared by all models
+        (the certificates' are counted by the stop test).
     """
 
     theta: object
@@ -218,6 +218,11 @@ class BatchedLog:
             print(f"[{self.name}] iter {iteration:6d}  running {n_active:4d}/{n_models} "
                   f"models  largest relative gap~ {worst:.3e}", flush=True)
 
+    def note(self, message):
+        """Print a line about the fit (a hand-over between solvers) when verbose."""
+        if self.verbose:
+            print(f"[{self.name}] {message}", flush=True)
+
     def finish(self, converged, n_iter, n_passes):
         """Print the outcome over all models (per-model arrays, shared passes)."""
         if not self.verbose:
@@ -244,7 +249,8 @@ class _ModelState:
             setattr(self, name, xp.take(getattr(self, name), keep, axis=0))
 
 
-def batched_barzilai_borwein(problem, models, theta, *, max_iter, tol, log, memory=10):
+def batched_barzilai_borwein(problem, models, theta, *, max_iter, tol, log, memory=10,
+                             stop=None):
     """Minimise every model of ``models`` from ``theta``: Barzilai–Borwein per model.
 
     Parameters
@@ -263,6 +269,8 @@ def batched_barzilai_borwein(problem, models, theta, *, max_iter, tol, log, memo
         Progress reporting.
     memory : int, default=10
         Accepted objectives the non-monotone line search compares against.
+    stop : BatchedStopTest, default=None
+        The stop test, when a later stage continues it; a new one otherwise.
 
     Returns
     -------
@@ -273,7 +281,8 @@ def batched_barzilai_borwein(problem, models, theta, *, max_iter, tol, log, memo
     rounding = Rounding(theta)
     switch = _ABB_SWITCH if numpy_float_dtype(theta) == np.float64 else 0.0
     n_models = models.size
-    stop = BatchedStopTest(problem, tol, theta, problem.grid.n_models)
+    if stop is None:
+        stop = BatchedStopTest(problem, tol, theta, problem.grid.n_models)
 
     def filled(shape, value, dtype=theta.dtype):
         return xp.full(shape, value, dtype=dtype, device=device)
@@ -372,7 +381,7 @@ def batched_barzilai_borwein(problem, models, theta, *, max_iter, tol, log, memo
         models = _drop_frozen(state, models, finished, problem, positions)
     if models is not None:
         finished.append(_snapshot(state, models, np.arange(models.size), positions))
-    return _assemble(finished, n_models, n_passes + stop.n_passes, stop, xp)
+    return _assemble(finished, n_models, n_passes, stop, xp)
 
 
 def _test(stop, state, models, positions):
