@@ -11,7 +11,9 @@ folds x 10 values of ``C`` (``np.logspace(-4, 4, 10)``, scikit-learn's
 defaults:
 
 * ``GDLogisticRegressionCV`` (all 50 models batched; and warm-started along
-  the path, the other way of walking the grid, to choose between them);
+  the path, the other way of walking the grid, to choose between them; and
+  with ``solver="bb"`` and ``solver="newton"`` against the default
+  ``"auto"``, to choose how each model is solved);
 * (a) one default ``GDLogisticRegression`` fit on all the data;
 * (b) ``GridSearchCV(GDLogisticRegression(), {"C": Cs}, cv=5)``, whose fold
   models are kept (by its scorer) to check every batched model: its
@@ -138,6 +140,12 @@ def classification_rows(dataset, budget):
         lambda: _strategy_fit(GDLogisticRegressionCV(Cs=10, cv=N_FOLDS), X, y, "path"), budget
     )
     row["path_passes"] = None if path is None else path.n_passes_
+    for solver in ("bb", "newton"):
+        row[f"{solver}_s"], other = _timed(
+            lambda s=solver: _strategy_fit(GDLogisticRegressionCV(Cs=10, cv=N_FOLDS, solver=s),
+                                           X, y, "batch"), budget,
+        )
+        row[f"{solver}_passes"] = None if other is None else other.n_passes_
     row["a_s"], _ = _timed(lambda: GDLogisticRegression().fit(X, y), budget)
     recorder = _RecordingAccuracy()
     row["b_s"], search = _timed(
@@ -297,16 +305,22 @@ def _report(args, classification, regression, memory):
         "`LogisticRegressionCV(Cs=10, cv=5)`. Goals: CV/(a) <= 5, CV/(b) <= 0.2, "
         "CV/(c) <= 0.1. *gap*: the largest relative objective gap between a batched "
         "model and its single fit in (b) (goal 1e-6). *path*: the same CV warm-started "
-        "along C (strongest first), fold models batched.",
+        "along C (strongest first), fold models batched. *bb*, *newton*: the batched CV "
+        "with `solver='bb'` (Barzilai-Borwein steps only) and `solver='newton'` (every "
+        "model's Hessian formed in each shared pass from the start); CV (batched) is the "
+        "default `solver='auto'` (BB, then Newton for the models still running).",
         "",
-        "| data | CV (batched) | passes | CV (path) | passes | (a) | (b) | (c) | CV/(a) | "
+        "| data | CV (batched) | passes | CV (path) | passes | CV (bb) | passes | "
+        "CV (newton) | passes | (a) | (b) | (c) | CV/(a) | "
         "CV/(b) | CV/(c) | C chosen: CV, (b), (c) | gap |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in classification:
         lines.append(
             f"| {row['data']} | {_fmt(row['cv_s'])} | {_fmt(row['passes'], 'd')} | "
-            f"{_fmt(row['path_s'])} | {_fmt(row['path_passes'], 'd')} | {_fmt(row['a_s'])} | "
+            f"{_fmt(row['path_s'])} | {_fmt(row['path_passes'], 'd')} | "
+            f"{_fmt(row['bb_s'])} | {_fmt(row['bb_passes'], 'd')} | "
+            f"{_fmt(row['newton_s'])} | {_fmt(row['newton_passes'], 'd')} | {_fmt(row['a_s'])} | "
             f"{_fmt(row['b_s'])} | {_fmt(row['c_s'])} | {_ratio(row['cv_s'], row['a_s'])} | "
             f"{_ratio(row['cv_s'], row['b_s'])} | {_ratio(row['cv_s'], row['c_s'])} | "
             f"{_fmt(row['C_ours'], '.3g')}, {_fmt(row['C_b'], '.3g')}, "

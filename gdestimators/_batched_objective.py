@@ -233,23 +233,6 @@ def batched_logits(X, w, b):
     return pieces[0] if len(pieces) == 1 else xp.concat(pieces, axis=2)
 
 
-def correlate_rows(X, F):
-    """``X^T F^T`` for rows ``F`` of shape ``(j, m)``: one pass over ``X``, in blocks.
-
-    The product of the gradient formula, for rows computed from kept logits
-    (the dual points of the duality gaps).
-    """
-    xp = namespace(F)
-    total = None
-    for block in row_blocks(X, F.shape[0]):
-        product = row_block(X, block).T @ F[:, block].T
-        product = np.asarray(product) if isinstance(product, np.matrix) else product
-        total = product if total is None else total + product
-    if total is None:
-        return xp.zeros((X.shape[1], F.shape[0]), dtype=F.dtype, device=array_device(F))
-    return total
-
-
 def held_out_logits(X, rows, w, b):
     """Logits of the models ``w``, ``b`` on the rows ``rows`` of ``X``.
 

@@ -29,8 +29,9 @@ from ._batched_objective import (
     batched_logits,
     batched_loss_and_gradient_sums,
     batched_loss_gradient_hessian_sums,
-    correlate_rows,
     held_out_logits,
+    row_block,
+    row_blocks,
 )
 from ._hessian import assemble_hessian
 from ._losses import SquaredError
@@ -38,6 +39,14 @@ from ._moments import weighted_feature_moments
 from ._preconditioning import Preconditioner, preconditioner_from_moments, resolve_kind
 from ._problem import HESSIAN_FIXED_COST
 from ._solvers import largest_eigenvalue
+
+#: A numpy ``X`` with at most this fraction of non-zero entries (one-hot
+#: factors stored densely, say) is read through a CSR copy: a pass over it
+#: then costs that fraction of the dense products' flops, which with many
+#: model columns are what a pass costs, and the copy (12 bytes per stored
+#: entry) takes at most 7.5% of the memory of ``X``. The moments behind the
+#: change of variables are still taken from ``X`` itself.
+SPARSE_COPY_DENSITY = 0.05
 
 
 class FoldSamples:
@@ -57,6 +66,13 @@ class FoldSamples:
 
     def __init__(self, X, Y, sample_weight, fold_weights):
         self.X = X
+        #: What the passes read: ``X``, or a CSR copy of a numpy ``X`` that
+        #: is mostly zeros (see :data:`SPARSE_COPY_DENSITY`).
+        self.reads = X
+        if isinstance(X, np.ndarray) and X.size:
+            density = np.count_nonzero(X) / X.size
+            if density <= SPARSE_COPY_DENSITY:
+                self.reads = sp.csr_matrix(X)
         self.Y = Y
         self.sample_weight = sample_weight
         self.fold_weights = fold_weights
@@ -81,7 +97,7 @@ class FoldSamples:
         """Every model's ``J``, ``grad_w J``, ``grad_b J``: one pass over ``X``."""
         xp = namespace(w)
         J, grad_w, grad_b = batched_loss_and_gradient_sums(
-            self.X, self.Y, self.fold_weights, model_folds, w, b, loss
+            self.reads, self.Y, self.fold_weights, model_folds, w, b, loss
         )
         S = xp.take(self.fold_totals, model_folds, axis=0)
         return J / S, grad_w / S[None, :, None], grad_b / S[:, None]
@@ -98,7 +114,7 @@ class FoldSamples:
         """
         xp = namespace(w)
         J, grad_w, grad_b, hessians = batched_loss_gradient_hessian_sums(
-            self.X, self.Y, self.fold_weights, model_folds, w, b, loss, **coordinates
+            self.reads, self.Y, self.fold_weights, model_folds, w, b, loss, **coordinates
         )
         S = xp.take(self.fold_totals, model_folds, axis=0)
         totals = np.asarray(to_numpy(S), dtype=np.float64)
@@ -123,21 +139,40 @@ class FoldSamples:
 
     def logits(self, w, b):
         """Every model's logits ``(M, k, m)`` on every row: one pass over ``X``."""
-        return batched_logits(self.X, w, b)
+        return batched_logits(self.reads, w, b)
 
     def reduce_logits(self, z, model_folds, function):
-        """``function(z, Y, S)``: sums over samples, ``S`` the models' fold weights ``(M, m)``."""
-        S = namespace(z).take(self.fold_weights, model_folds, axis=0)
-        return function(z, self.Y, S)
+        """``function(z, Y, S)``: sums over samples, ``S`` the models' fold weights ``(M, m)``.
+
+        Applied block of rows by block and the tuples added, so that its
+        temporaries stay block-sized whatever the number of models.
+        """
+        total = None
+        for block, S in self._logit_blocks(z, model_folds):
+            sums = function(z[:, :, block], self.Y[:, block], S)
+            total = sums if total is None else tuple(
+                a + b for a, b in zip(total, sums, strict=True))
+        return total
 
     def correlate_logits(self, z, model_folds, function):
-        """``X^T F^T`` for the rows ``F = function(z, Y, S)``: one pass over ``X``."""
-        S = namespace(z).take(self.fold_weights, model_folds, axis=0)
-        return correlate_rows(self.X, function(z, self.Y, S))
+        """``X^T F^T`` for the rows ``F = function(z, Y, S)``: one pass over ``X``, in blocks."""
+        total = None
+        for block, S in self._logit_blocks(z, model_folds):
+            rows = function(z[:, :, block], self.Y[:, block], S)
+            product = row_block(self.reads, block).T @ rows.T
+            product = np.asarray(product) if isinstance(product, np.matrix) else product
+            total = product if total is None else total + product
+        return total
+
+    def _logit_blocks(self, z, model_folds):
+        """``(rows, S)``: blocks of rows of the kept logits and the models' weights there."""
+        xp = namespace(z)
+        for block in row_blocks(self.reads, z.shape[0] * (z.shape[1] + 1)):
+            yield block, xp.take(self.fold_weights[:, block], model_folds, axis=0)
 
     def held_out_logits(self, w, b, test_rows):
         """Logits of the models ``w`` ``(n_features, M', k)`` on the rows ``test_rows``."""
-        return held_out_logits(self.X, test_rows, w, b)
+        return held_out_logits(self.reads, test_rows, w, b)
 
 
 @dataclass
@@ -396,8 +431,8 @@ class BatchedProblem:
         """
         k = self.n_outputs
         pairs = k * (k + 1) // 2 if self.loss.coupled_outputs else 1
-        if sp.issparse(getattr(self.samples, "X", None)):
-            X = self.samples.X
+        if sp.issparse(getattr(self.samples, "reads", None)):
+            X = self.samples.reads
             width = X.nnz / max(X.shape[0], 1)
         else:
             width = float(self.n_rows)
