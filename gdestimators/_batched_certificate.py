@@ -21,7 +21,12 @@ import numpy as np
 
 from ._array_api import array_device, from_numpy, namespace, numpy_float_dtype, to_numpy
 from ._blocks import BLOCK_BYTES
-from ._certificate import _MAX_SHIFT_STEPS, _ROUNDING_ULPS, duality_gap
+from ._certificate import (
+    _MAX_SHIFT_STEPS,
+    SUM_ROUNDING_ULPS,
+    duality_gap,
+    gradient_rounding_effect,
+)
 
 #: The logits kept for a certificate, at most, as a fraction of the bytes of
 #: ``X`` (at least one model's, and at least CERTIFICATE_MIN_BYTES): models
@@ -50,6 +55,9 @@ class BatchedCertificate:
         The certified points: the models', intercepts moved to their best.
     n_passes : int
         Passes over ``X`` the certificates took.
+    gradient_rounding : list of callable
+        ``() -> float`` per model: how far the rounding of its gradient may
+        move its gap (see :func:`._certificate.gradient_rounding_effect`).
     """
 
     available: np.ndarray
@@ -58,6 +66,19 @@ class BatchedCertificate:
     rounding: np.ndarray
     theta: object
     n_passes: int
+    gradient_rounding: list = None
+
+    def at_precision_limit(self, j):
+        """Whether model ``j``'s gap is within what rounding can account for.
+
+        As :meth:`._certificate.Certificate.at_precision_limit`: the rounding
+        of the gap's own sums, then (evaluated only when needed) that of the
+        gradient it is computed from.
+        """
+        if self.gap[j] <= self.rounding[j]:
+            return True
+        extra = 0.0 if self.gradient_rounding is None else self.gradient_rounding[j]()
+        return self.gap[j] <= self.rounding[j] + extra
 
 
 def _side_by_side(z):
@@ -157,7 +178,7 @@ def optimal_intercept_shifts(samples, z, model_folds, loss, n_models, n_outputs)
     for _ in range(_MAX_SHIFT_STEPS):
         # A residual sum within the rounding of its own terms cannot shrink
         # further; the single search would go on stepping on rounding noise.
-        active &= np.abs(gradient).max(axis=1) > _ROUNDING_ULPS * eps * magnitude
+        active &= np.abs(gradient).max(axis=1) > SUM_ROUNDING_ULPS * eps * magnitude
         step = np.zeros((n_models, k))
         for j in np.flatnonzero(active):
             step[j] = -np.linalg.lstsq(curvature[j], gradient[j], rcond=None)[0]
@@ -205,7 +226,7 @@ def _dual_rows(loss, z, Y, S):
 
 
 def _dual_sums(loss, z, Y, S):
-    """Per model: ``sum s l`` ``(A,)``, ``sum s r`` ``(A, k)``, ``sum s q``, ``sum s q z``."""
+    """Sums over samples per model: ``s l``, ``s r``, ``s q``, ``s q z``, ``s r^2``, ``s y^2``."""
     xp = namespace(z)
     n_models = z.shape[0]
     per_sample, residual = loss.loss_and_residual(_side_by_side(z),
@@ -214,7 +235,9 @@ def _dual_sums(loss, z, Y, S):
     residual = _per_model(residual, n_models)
     weight = _curvature_weight(loss, z) * S
     return (xp.sum(per_sample * S, axis=1), xp.sum(residual * S[:, None, :], axis=2),
-            xp.sum(weight, axis=1), xp.sum(z * weight[:, None, :], axis=2))
+            xp.sum(weight, axis=1), xp.sum(z * weight[:, None, :], axis=2),
+            xp.sum(residual * residual * S[:, None, :], axis=(1, 2)),
+            xp.sum(xp.sum(Y * Y, axis=0)[None, :] * S, axis=1))
 
 
 def certify_block(problem, theta, models):
@@ -244,7 +267,7 @@ def certify_block(problem, theta, models):
     ))
     gradient_w = products[:, : n_models * k].reshape(-1, n_models, k) / S[None, :, None]
     weighted_feature_sum = products[:, n_models * k:]
-    loss_sum, residual_sum, weight_sum, weighted_logits = (
+    loss_sum, residual_sum, weight_sum, weighted_logits, residual_power, target_power = (
         np.asarray(to_numpy(total), dtype=np.float64)
         for total in samples.reduce_logits(
             z, folds, lambda z_, Y, S_: _dual_sums(loss, _shifted(z_, shift), Y, S_)
@@ -252,6 +275,7 @@ def certify_block(problem, theta, models):
     )
     w_host = to_numpy(w)
     dtype = numpy_float_dtype(w_host)
+    b_host = np.asarray(to_numpy(b), dtype=np.float64)
     gap = np.full(n_models, np.inf)
     rounding = np.zeros(n_models)
     objective = np.full(n_models, np.inf)
@@ -286,7 +310,18 @@ def certify_block(problem, theta, models):
             loss_gap_at=loss_gap_at, intercept_residual=intercept_residual,
         )
     certified = problem.from_original(w, b, models)
-    return BatchedCertificate(available, gap, objective, rounding, certified, 2)
+    eps = float(np.finfo(dtype).eps)
+
+    def gradient_rounding(j):
+        return gradient_rounding_effect(
+            np.asarray(w_host[:, j, :], dtype=np.float64), b_host[j],
+            float(np.sqrt(residual_power[j] / S[j])), float(np.sqrt(target_power[j] / S[j])),
+            float(l1[j]), float(l2[j]), feature_rms=problem.feature_rms(), eps=eps,
+            curvature_bound=loss.curvature_bound,
+        )
+
+    return BatchedCertificate(available, gap, objective, rounding, certified, 2,
+                              [lambda j=j: gradient_rounding(j) for j in range(n_models)])
 
 
 def certify(problem, theta, models):
@@ -314,4 +349,5 @@ def certify(problem, theta, models):
           for name in ("available", "gap", "objective", "rounding")),
         xp.concat([piece.theta for piece in pieces], axis=1),
         sum(piece.n_passes for piece in pieces),
+        [function for piece in pieces for function in piece.gradient_rounding],
     )

@@ -281,6 +281,7 @@ class BatchedProblem:
         self.output_scale = output_scale
         self.unit_diagonal = not preconditioners[0].is_identity
         self._lipschitz = None
+        self._feature_rms = None
 
     @property
     def n_features(self):
@@ -418,7 +419,7 @@ class BatchedProblem:
     @property
     def has_hessian(self):
         """Whether the samples give Hessians (in memory; not a dask array's chunks)."""
-        return hasattr(self.samples, "loss_gradient_hessian")
+        return isinstance(self.samples, FoldSamples)
 
     def hessian_cost(self):
         """What every model's Hessian costs against a shared pass, in passes (an estimate).
@@ -480,6 +481,17 @@ class BatchedProblem:
                 fit_intercept=self.fit_intercept, shift_invariant=self.loss.shift_invariant,
             ))
         return J + penalty, gradient, hessians
+
+    def feature_rms(self):
+        """Root mean square of each feature (full data; numpy), measured once when needed.
+
+        For the rounding of the models' gradients (see
+        :func:`._certificate.gradient_rounding_effect`).
+        """
+        if self._feature_rms is None:
+            _, rms, _ = self.samples.feature_moments(centered=False, with_correlation=False)
+            self._feature_rms = np.asarray(to_numpy(rms), dtype=np.float64)
+        return self._feature_rms
 
     def certify(self, theta, models):
         """Each model's duality gap at ``theta``: a ``BatchedCertificate``."""

@@ -104,17 +104,18 @@ def host_reads(monkeypatch):
 
 @pytest.mark.parametrize("solver, most", [("gd", 1.1), ("nesterov", 1.1), ("bb", 0.2)])
 def test_host_reads_per_iteration(host_reads, solver, most):
-    """The marginal count of reads between an 8- and a 24-iteration fit: one
+    """The marginal count of reads between an 8- and a 16-iteration fit: one
     per iteration for gd and nesterov (one trial per iteration here), one
-    per 8 iterations for bb (the default), whose line search decides on the
-    device."""
+    per 8 iterations for bb, whose line search decides on the device. (Both
+    fits stay far from the certificate's threshold, whose evaluation, once
+    near the end of a fit, reads more.)"""
     xp, counts = host_reads
     X, y = make_classification(n_samples=300, n_features=6, random_state=0)
     X = xp.asarray(X * np.logspace(-2, 2, 6))
     y = xp.asarray(y)
     totals = {}
     with sklearn.config_context(array_api_dispatch=True):
-        for max_iter in (8, 24):
+        for max_iter in (8, 16):
             counts.clear()
             model = GDLogisticRegression(
                 solver=solver, max_iter=max_iter, tol=0.0
@@ -123,7 +124,7 @@ def test_host_reads_per_iteration(host_reads, solver, most):
                 model.fit(X, y)
             totals[max_iter] = sum(counts.values())
             assert int(model.n_iter_[0]) == max_iter
-    per_iteration = (totals[24] - totals[8]) / 16
+    per_iteration = (totals[16] - totals[8]) / 8
     # nesterov evaluates twice per iteration (new and extrapolated point)
     # but reads once; line-search retries would add reads.
     assert per_iteration <= most, totals

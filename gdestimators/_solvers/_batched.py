@@ -38,15 +38,16 @@ class BatchedStopTest:
 
     For each model tested: once its predicted gap (``|v|^2 / 2``, no pass
     over ``X``) is below ``tol |F_j|``, it is certified; it passes when the
-    certified gap is below ``tol`` times the certified objective (or below
-    the certificate's own rounding). After a certificate that fails, the
-    next waits until the prediction has fallen to where the ratio of the
-    certified to the predicted gap just seen says it would pass (tenfold at
-    least), or for ``StopTest.RETRY_AFTER`` tests, doubled after each
-    failure: a certificate costs two passes over ``X`` for the models it
-    serves, and a model waiting keeps iterating. The floor ``noise^2 |F_0|`` for exact
-    fits is kept per model, as the single test's. A model without a
-    certificate (no penalty) passes on its prediction.
+    certified gap is below ``tol`` times the certified objective (or within
+    the rounding of the certificate's own sums, or of the gradient it is
+    computed from). After a certificate that fails, the next waits until
+    the prediction has fallen to where the ratio of the certified to the
+    predicted gap just seen says it would pass (tenfold at least), or for
+    ``StopTest.RETRY_AFTER`` tests, doubled after each failure: a
+    certificate costs two passes over ``X`` for the models it serves, and a
+    model waiting keeps iterating. The floor ``n noise^2 |F_0|`` for exact
+    fits (``n`` coordinates) is kept per model, as the single test's. A
+    model without a certificate (no penalty) passes on its prediction.
 
     Parameters
     ----------
@@ -93,7 +94,10 @@ class BatchedStopTest:
         grid = models.indices
         floor = self._floor[grid]
         first = tested & np.isnan(floor)
-        floor[first] = self._noise**2 * np.abs(objective[first])
+        # As the single test: a residual sums as many rounded products as
+        # there are coordinates, and their errors add up.
+        terms = max(self._problem.n_rows * self._problem.n_outputs, 1)
+        floor[first] = terms * self._noise**2 * np.abs(objective[first])
         self._floor[grid] = floor
         tested_grid = grid[tested]
         self.gap[tested_grid] = predicted[tested]
@@ -117,7 +121,9 @@ class BatchedStopTest:
         self.n_certifications += 1
         available = certificate.available
         cert_target = np.maximum(self._tol * np.abs(certificate.objective), floor[local])
-        passes = ~available | (certificate.gap <= np.maximum(cert_target, certificate.rounding))
+        passes = ~available | (certificate.gap <= cert_target)
+        for j in np.flatnonzero(~passes):
+            passes[j] = certificate.at_precision_limit(j)
         with_certificate = grid[local[available]]
         self.gap[with_certificate] = certificate.gap[available]
         self.relative_gap[with_certificate] = _relative(certificate.gap[available],
