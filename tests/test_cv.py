@@ -286,3 +286,34 @@ def test_callbacks_get_one_task_per_shared_iteration():
     cv = GDLogisticRegressionCV(Cs=3, cv=3).set_callbacks(callback).fit(X, y)
     # One task per shared iteration, however many models ran in it.
     assert callback.begun == callback.ended == cv.n_iter_.max()
+
+
+@pytest.mark.parametrize("solver", ["bb", "newton"])
+def test_each_solver_gives_every_models_single_fit(solver):
+    """BB steps only, or Newton steps from the start: each model at its single fit's minimum."""
+    X, y = _binary()
+    Cs = [0.01, 100.0]
+    folds = list(StratifiedKFold(3).split(X, y))
+    cv = GDLogisticRegressionCV(Cs=Cs, cv=folds, solver=solver, tol=TOL).fit(X, y)
+    assert cv.n_iter_.max() < (50 if solver == "newton" else 5000)
+    for fold, (train, _) in enumerate(folds):
+        for index, C in enumerate(Cs):
+            single = GDLogisticRegression(C=C, tol=TOL).fit(X[train], y[train])
+            path = cv.coefs_paths_[fold, 0, index]
+            ours = log_loss_objective(X[train], y[train], path[:, :-1], path[:, -1], C=C)
+            best = log_loss_objective(X[train], y[train], single.coef_, single.intercept_, C=C)
+            assert abs(ours - best) <= (TOL + 64 * np.finfo(float).eps) * abs(best)
+
+
+def test_one_hot_dense_data_equal_their_sparse_form():
+    """A dense X of one-hot columns is read through a CSR copy: the same fits as CSR input."""
+    rng = np.random.default_rng(0)
+    codes = rng.integers(0, 40, size=(600, 2))
+    X = np.zeros((600, 80))
+    X[np.arange(600), codes[:, 0]] = 1.0
+    X[np.arange(600), 40 + codes[:, 1]] = 1.0
+    y = (codes[:, 0] % 3 == 0) ^ (rng.uniform(size=600) < 0.2)
+    dense = GDLogisticRegressionCV(Cs=[0.1, 10.0], cv=3, tol=TOL).fit(X, y)
+    sparse = GDLogisticRegressionCV(Cs=[0.1, 10.0], cv=3, tol=TOL).fit(sp.csr_matrix(X), y)
+    assert_close(dense.coefs_paths_, sparse.coefs_paths_, rtol=RTOL)
+    np.testing.assert_array_equal(dense.scores_, sparse.scores_)

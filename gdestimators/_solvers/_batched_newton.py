@@ -109,7 +109,6 @@ def batched_newton(problem, models, theta, *, max_iter, tol, log, stop, n_iter):
         values = np.asarray(to_numpy(problem.objective(points, value, sub)), dtype=np.float64)
         return values
 
-    iteration = 0
     while running.any():
         local = np.flatnonzero(running)
         sub = problem.active(models.indices[local])
@@ -141,7 +140,6 @@ def batched_newton(problem, models, theta, *, max_iter, tol, log, stop, n_iter):
         running[local[~active]] = False
         if not active.any():
             break
-        iteration += 1
         log.iteration()
         moving = local[active]
         n_iter[moving] += 1
