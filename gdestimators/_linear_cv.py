@@ -96,7 +96,8 @@ class GDLinearRegressionCV(GDLinearRegression):
     each pass over ``X`` (see :class:`GDLogisticRegressionCV`): a fold is a
     per-model sample weight that is zero on its held-out rows, and each
     model has its own step, line search and stop test (those of
-    :class:`GDLinearRegression`). Each model's minimiser is that of
+    :class:`GDLinearRegression`: its relative objective gap certified below
+    ``tol``, by its duality gap). Each model's minimiser is that of
     ``GDLinearRegression`` on its fold's training rows; the chosen values
     are those of ``GridSearchCV`` over the same grid, folds and scoring.
 

@@ -49,8 +49,10 @@ class GDLogisticRegressionCV(GDLogisticRegression):
     coefficients are the columns of one matrix, so that each iteration reads
     ``X`` once for all of them (one product ``W^T X`` and one ``X R^T``), a
     fold being a per-model sample weight that is zero on its held-out rows.
-    Each model has its own Barzilai–Borwein step, line search and stop test
-    (those of :class:`GDLogisticRegression`), and stops costing flops once
+    Each model has its own Barzilai–Borwein step (or Newton step, its
+    Hessian formed in the shared pass), line search and stop test (those of
+    :class:`GDLogisticRegression`: its relative objective gap certified
+    below ``tol`` by its duality gap), and stops costing flops once
     converged. Each model's minimiser is that of ``GDLogisticRegression``
     fitted on its fold's training rows with its ``C`` and ``l1_ratio``; the
     chosen values are those of ``GridSearchCV`` over the same grid, folds
