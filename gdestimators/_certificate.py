@@ -256,3 +256,47 @@ def quadratic_model_gap(gradient, hessian_solve):
     """``g^T H^+ g / 2``: the gap of the quadratic model (exact for least squares)."""
     direction = hessian_solve(gradient)
     return 0.5 * float(np.sum(to_numpy(gradient) * to_numpy(direction)))
+
+
+def gradient_rounding_effect(w, b, residual_rms, target_rms, l1, l2, *, feature_rms, eps,
+                             curvature_bound):
+    """How much the rounding of the gradient ``g = (1/S) X diag(s) R^T`` moves the gap.
+
+    A residual ``r_i`` carries the rounding of its logit, a sum of ``p``
+    products ``x_ij w_j``, and of its target; each ``g_j`` adds the rounding
+    of its own sum over samples. Independent rounding errors add in
+    quadrature, so their typical size is used (a worst-case bound adds them
+    in absolute value and is larger by about the square root of the number
+    of terms, which would stop fits short of what the working precision can
+    reach): by Cauchy–Schwarz over the samples, ``g_j`` is off by about
+    ``eps rms(x_j) (rms(r) + kappa |w rms(x)| + |b| + rms(Y))``. The gap
+    depends on ``g`` linearly through the L1 part (slope ``|w|``, twice:
+    once directly, once through the dual scaling) and quadratically through
+    the L2 part (``|dg|^2 / (2 lambda_2)``).
+
+    Parameters
+    ----------
+    w, b : ndarray of shape (n_features, k) and (k,)
+        Coefficients and intercepts (numpy float64).
+    residual_rms, target_rms : float
+        Weighted root mean squares of the residuals and of the targets.
+    l1, l2 : float
+        The penalty's strengths (mean form).
+    feature_rms : ndarray of shape (n_features,)
+        Weighted root mean square of each feature.
+    eps : float
+        The working precision's machine epsilon.
+    curvature_bound : float
+        The loss's ``kappa``, a bound on its second derivative.
+    """
+    rms = feature_rms
+    logit_size = float(np.max(np.linalg.norm(w * rms[:, None], axis=0), initial=0.0))
+    logit_size += float(np.max(np.abs(b), initial=0.0))
+    residual_rounding = eps * (curvature_bound * logit_size + target_rms)
+    gradient_rounding = rms * (eps * residual_rms + residual_rounding)
+    effect = 0.0
+    if l1 > 0:
+        effect += 2.0 * float(np.linalg.norm(w * gradient_rounding[:, None]))
+    if l2 > 0:
+        effect += w.shape[1] * float(np.sum(gradient_rounding**2)) / (2.0 * l2)
+    return effect

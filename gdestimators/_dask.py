@@ -314,3 +314,141 @@ def _add_one(first, second):
 def _add_then_maximum(first, second):
     """Combine two :func:`first_moment_sums`: sums add, magnitudes take the maximum."""
     return first[0] + second[0], np.maximum(first[1], second[1])
+
+
+class DaskFoldSamples(DaskSamples):
+    """A dask array's samples with the folds of a cross-validation (:mod:`._cv`).
+
+    Each evaluation of every model's objective is one map-reduce: each chunk
+    computes the sums of :func:`._batched_objective.batched_loss_and_gradient_sums`
+    with its slice of the folds' weights (sent to the workers once), and only
+    sums of the size of the coefficients travel back.
+
+    Parameters
+    ----------
+    X, Y, sample_weight : see :class:`DaskSamples`
+    fold_weights : ndarray of shape (n_folds, m)
+        Each fold's training weights on the host.
+    """
+
+    def __init__(self, X, Y, sample_weight, fold_weights):
+        super().__init__(X, Y, sample_weight)
+        self._X = X
+        self.fold_weights = np.asarray(fold_weights)
+        self.fold_totals = self.fold_weights.sum(axis=1)
+        bounds = np.cumsum((0, *X.chunks[0]))
+        pieces = [
+            np.ascontiguousarray(self.fold_weights[:, start:stop])
+            for start, stop in zip(bounds[:-1], bounds[1:], strict=True)
+        ]
+        (placed,) = _place_on_cluster(pieces)
+        self._fold_chunks = [
+            (*chunk, weights) for chunk, weights in zip(self._chunks, placed, strict=True)
+        ]
+
+    def fold_weight(self, fold):
+        """The training weights of ``fold`` (host)."""
+        return self.fold_weights[fold]
+
+    def loss_and_gradient(self, w, b, loss, model_folds):
+        """Every model's cost and gradients: one map-reduce over the chunks."""
+        shared = dask.delayed((w, b, loss, np.asarray(model_folds)), traverse=False)
+        parts = [
+            dask.delayed(_batched_chunk)(X, Y, weights, shared)
+            for X, Y, _, weights in self._fold_chunks
+        ]
+        J, grad_w, grad_b = _tree_compute(parts, _add)
+        S = self.fold_totals[np.asarray(model_folds)]
+        return J / S, grad_w / S[None, :, None], grad_b / S[:, None]
+
+    @property
+    def n_rows(self):
+        """Number of samples."""
+        return self._X.shape[0]
+
+    @property
+    def nbytes(self):
+        """Bytes of ``X``."""
+        return self._X.shape[0] * self._X.shape[1] * np.dtype(self._X.dtype).itemsize
+
+    def logits(self, w, b):
+        """Every model's logits, computed where each chunk lives and kept there."""
+        shared = dask.delayed((w, b), traverse=False)
+        return _persist([
+            dask.delayed(_batched_logits_chunk)(X, shared) for X, _, _, _ in self._fold_chunks
+        ])
+
+    def reduce_logits(self, z, model_folds, function):
+        """``function(z, Y, S)`` over the chunks (``S`` the models' fold weights), added."""
+        folds = np.asarray(model_folds)
+        parts = [
+            dask.delayed(_apply_to_fold_logits)(function, z_chunk, Y, weights, folds)
+            for z_chunk, (_, Y, _, weights) in zip(z, self._fold_chunks, strict=True)
+        ]
+        return _tree_reduce(parts, _add)
+
+    def correlate_logits(self, z, model_folds, function):
+        """``X^T F^T`` for ``F = function(z, Y, S)``: one map-reduce over the chunks."""
+        folds = np.asarray(model_folds)
+        parts = [
+            dask.delayed(_correlate_fold_chunk)(function, X, z_chunk, Y, weights, folds)
+            for z_chunk, (X, Y, _, weights) in zip(z, self._fold_chunks, strict=True)
+        ]
+        return _tree_compute(parts, np.add)
+
+    def held_out_logits(self, w, b, test_rows):
+        """Logits of the models on the rows ``test_rows``: one map over the chunks."""
+        bounds = np.cumsum((0, *self._X.chunks[0]))
+        shared = dask.delayed((w, b), traverse=False)
+        parts = []
+        for (X, _, _, _), start, stop in zip(self._fold_chunks, bounds[:-1], bounds[1:],
+                                             strict=True):
+            local = test_rows[(test_rows >= start) & (test_rows < stop)] - start
+            if local.size:
+                parts.append(dask.delayed(_held_out_chunk)(X, local, shared))
+        if not parts:
+            return np.zeros((w.shape[1], w.shape[2], 0), dtype=w.dtype)
+        return np.concatenate(dask.compute(*parts), axis=2)
+
+
+def _persist(parts):
+    """Compute the delayed per-chunk ``parts`` and keep them where they are: a pass over X."""
+    return list(dask.persist(*parts))
+
+
+def _batched_logits_chunk(X, coefficients):
+    from ._batched_objective import batched_predict
+
+    w, b = coefficients
+    return batched_predict(X, w, b)
+
+
+def _apply_to_fold_logits(function, z, Y, fold_weights, model_folds):
+    return function(z, Y.T, fold_weights[model_folds])
+
+
+def _correlate_fold_chunk(function, X, z, Y, fold_weights, model_folds):
+    return X.T @ function(z, Y.T, fold_weights[model_folds]).T
+
+
+def _tree_compute(parts, combine):
+    """Combine delayed parts in a binary tree, then compute once."""
+    while len(parts) > 1:
+        pairs = [parts[i:i + 2] for i in range(0, len(parts), 2)]
+        parts = [dask.delayed(combine)(*pair) if len(pair) == 2 else pair[0] for pair in pairs]
+    (result,) = dask.compute(parts[0])
+    return result
+
+
+def _batched_chunk(X, Y, fold_weights, arguments):
+    from ._batched_objective import batched_loss_and_gradient_sums
+
+    w, b, loss, model_folds = arguments
+    return batched_loss_and_gradient_sums(X, Y.T, fold_weights, model_folds, w, b, loss)
+
+
+def _held_out_chunk(X, rows, arguments):
+    from ._batched_objective import batched_predict
+
+    w, b = arguments
+    return batched_predict(X[rows], w, b)
