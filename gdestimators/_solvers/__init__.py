@@ -13,13 +13,15 @@ subgradient of ``F`` (the gradient itself when there is no L1 part), divided by
 The loops stay where the data live (a GPU, say): objective values, inner
 products and the stop test are 0-d arrays there. ``gd`` and ``nesterov``
 read all the scalars a trial point's decisions need in one host transfer;
-``bb`` decides on the device and reads only every few iterations.
+``bb`` decides on the device and reads only every few iterations;
+``lbfgs`` reads once per trial point of its line search.
 
 =============================  ===========================================
 module                         solver
 =============================  ===========================================
 :mod:`._first_order`           ``gd`` (the note's algorithm), ``nesterov``
 :mod:`._barzilai_borwein`      ``bb``
+:mod:`._lbfgs`                 ``lbfgs`` (smooth objectives only)
 :mod:`._streaming`             the decaying step of ``partial_fit``
 :mod:`._common`                the problem, result, log and shared phases
 =============================  ===========================================
@@ -36,6 +38,7 @@ from ._common import (
     largest_eigenvalue,
 )
 from ._first_order import accelerated, gradient_descent
+from ._lbfgs import lbfgs
 from ._streaming import decaying_step
 
 #: Solvers by the name of the ``solver`` parameter.
@@ -43,6 +46,7 @@ SOLVERS = {
     "gd": gradient_descent,
     "nesterov": accelerated,
     "bb": barzilai_borwein,
+    "lbfgs": lbfgs,
 }
 
 __all__ = [

@@ -1,0 +1,419 @@
+"""L-BFGS with a strong Wolfe line search, for smooth objectives.
+
+The loop is Algorithm 7.5 of [1]_ with its phases as small pieces below:
+
+1. the direction ``-H_k grad f``: the two-loop recursion (Algorithm 7.4) on
+   the last few pairs ``(s, y)`` (:class:`CurvaturePairs`);
+2. the line search: bracketing, then zoom by safeguarded cubic
+   interpolation, until the strong Wolfe conditions hold (Algorithms 3.5 and
+   3.6; :class:`StrongWolfeSearch`);
+3. the memory update: the new pair, unless it lacks positive curvature;
+4. the stop test, on the quantity read with the accepted trial.
+
+It runs in the solver's coordinates ``theta``, where the change of variables
+has already removed the scales and correlations of the features; the pairs
+then only need to learn what is left (for logistic regression, the spread of
+the sample curvatures). Each trial point costs one pass over the data (value
+and gradient together) and one host read of the scalars its decision needs
+(objective, slope, stop-test quantity, the curvature of the move), so the
+vectors stay where the data live.
+
+References
+----------
+.. [1] Nocedal, J. and Wright, S. (2006). Numerical Optimization, 2nd ed.
+   Springer. Algorithm 7.4 (two-loop recursion), 7.5 (L-BFGS), 3.5 and 3.6
+   (line search for the strong Wolfe conditions), (3.59) (cubic
+   interpolation).
+"""
+
+import math
+from collections import deque
+from typing import NamedTuple
+
+from .._array_api import read_scalars
+from ._common import (
+    L1_SOLVERS,
+    SUFFICIENT_DECREASE,
+    Rounding,
+    SolverResult,
+    check_finite,
+    dot,
+    evaluate_start,
+    initial_step,
+    rose_beyond_rounding,
+)
+
+#: Pairs ``(s, y)`` kept: chosen by ``benchmarks/lbfgs_memory.py``.
+MEMORY = 10
+#: The curvature constant ``c2`` of the strong Wolfe conditions: 0.9, the
+#: usual value for quasi-Newton methods ([1]_, section 3.1), lets step 1 pass
+#: in most iterations. ``c1`` is the package's ``SUFFICIENT_DECREASE``.
+CURVATURE = 0.9
+# Growth of the trial step while the bracketing phase has not yet enclosed a
+# step satisfying the conditions.
+_EXPANSION = 4.0
+# An interpolated step keeps this fraction of the bracket's width away from
+# either end, so that every zoom trial shrinks the bracket by at least it.
+_SAFEGUARD = 0.1
+# Trials of one line search. Step 1 passes in most iterations; the budget
+# only ends searches where rounding has taken over.
+_MAX_TRIALS = 30
+
+
+def require_smooth(problem):
+    """Raise a :class:`ValueError` if the objective has an L1 part."""
+    if problem.penalty.has_l1:
+        names = ", ".join(repr(name) for name in L1_SOLVERS)
+        raise ValueError(
+            "solver='lbfgs' needs a smooth objective, and l1_ratio > 0 adds an "
+            f"L1 penalty. Use l1_ratio=0, or one of the solvers that handle "
+            f"L1 by proximal steps: {names}."
+        )
+
+
+def first_trial_step(problem, learning_rate):
+    """The first trial step when there are no pairs yet.
+
+    A float ``learning_rate`` is that step. For ``"auto"``, 1 in
+    preconditioned coordinates (the curvature bound has a unit diagonal
+    there, as for ``bb``), else ``1/L``.
+    """
+    if learning_rate == "auto" and problem.unit_diagonal:
+        return 1.0
+    return initial_step(problem, learning_rate, "lbfgs")
+
+
+class CurvaturePairs:
+    """The last ``memory`` pairs ``(s, y)`` and the product ``-H_k g`` they define.
+
+    ``s`` is a move of the iterate and ``y`` the change of the gradient along
+    it. ``H_k`` is the BFGS inverse-Hessian approximation built from the
+    stored pairs, oldest first, starting from ``gamma I`` with
+    ``gamma = <s, y> / <y, y>`` of the newest pair ([1]_, (7.20)): the
+    curvature along the last move, which sets the scale so that step 1 is
+    the natural first trial.
+
+    Parameters
+    ----------
+    memory : int
+        The number of pairs kept.
+    """
+
+    def __init__(self, memory):
+        self._pairs = deque(maxlen=memory)
+        self._gamma = 1.0
+
+    def __len__(self):
+        return len(self._pairs)
+
+    def update(self, move, change, curvature, change_norm2):
+        """Store ``(s, y) = (move, change)``; skip it without positive curvature.
+
+        ``curvature = <s, y>`` and ``change_norm2 = <y, y>`` are host floats.
+        BFGS keeps ``H_k`` positive definite only if ``<s, y> > 0``; the Wolfe
+        conditions guarantee it for accepted steps, but a step accepted within
+        rounding may not have it, and such a pair would spoil the memory.
+        Returns whether the pair was stored.
+        """
+        if not (0.0 < curvature < math.inf and 0.0 < change_norm2 < math.inf):
+            return False
+        self._pairs.append((move, change, 1.0 / curvature))
+        self._gamma = curvature / change_norm2
+        return True
+
+    def clear(self):
+        """Drop every pair: the next direction is the steepest descent."""
+        self._pairs.clear()
+        self._gamma = 1.0
+
+    def direction(self, gradient):
+        """``-H_k gradient`` by the two-loop recursion ([1]_, Algorithm 7.4).
+
+        Inner products stay where the arrays live (0-d arrays): no host read.
+        """
+        q = gradient
+        alphas = []
+        for move, change, rho in reversed(self._pairs):
+            alpha = rho * dot(move, q)
+            q = q - alpha * change
+            alphas.append(alpha)
+        r = self._gamma * q
+        for (move, change, rho), alpha in zip(self._pairs, reversed(alphas), strict=True):
+            beta = rho * dot(change, r)
+            r = r + (alpha - beta) * move
+        return -r
+
+
+class Trial(NamedTuple):
+    """A trial point ``theta + step * direction`` and what was computed there.
+
+    The floats were read to the host together; the arrays stay where the
+    data live.
+    """
+
+    step: float
+    objective: float
+    slope: float
+    """``<grad f(point), direction>``, the line's derivative at ``step``."""
+    violation: float
+    curvature: float
+    """``<s, y>`` for the move ``s`` from ``theta`` and the gradient change ``y``."""
+    change_norm2: float
+    point: object = None
+    gradient: object = None
+    move: object = None
+    change: object = None
+
+
+class StrongWolfeSearch:
+    """Line searches from ``theta`` for the strong Wolfe conditions.
+
+    A step ``a`` along a descent direction ``d`` is accepted when
+
+    * ``F(theta + a d) <= F(theta) + c1 a <grad, d>`` (sufficient decrease,
+      ``c1 = SUFFICIENT_DECREASE``), up to rounding: objective values within
+      the relative ``slack`` of :class:`Rounding` of each other are ties;
+    * ``|<grad f(theta + a d), d>| <= c2 |<grad, d>|`` (curvature,
+      ``c2 = CURVATURE``), which makes ``<s, y>`` positive.
+
+    Near the optimum the objective values are rounding noise while the
+    slopes remain accurate: the ties let the curvature condition, on the
+    slopes, decide there. Non-finite values at a trial mark the step as too
+    long.
+
+    Parameters
+    ----------
+    problem : Problem
+        The objective.
+    rounding : Rounding
+        The slack of objective comparisons.
+    stop_quantity : callable
+        ``(point, gradient) -> 0-d array``, the stop test's quantity, read
+        with each trial's scalars so that the accepted one brings it along.
+    """
+
+    def __init__(self, problem, rounding, stop_quantity):
+        self._problem = problem
+        self._slack = rounding.slack
+        self._noise = rounding.noise
+        self._stop_quantity = stop_quantity
+        self.n_trials = 0
+
+    def along(self, theta, objective, gradient, direction, first_step):
+        """A step from ``theta`` meeting the strong Wolfe conditions along ``direction``.
+
+        ``objective`` is ``F(theta)`` (a float) and ``gradient`` is
+        ``grad f(theta)``. Bracketing ([1]_, Algorithm 3.5), starting at
+        ``first_step`` and growing it while the objective still descends
+        steeply, then :meth:`_zoom`. Returns the accepted :class:`Trial`, or
+        None when ``direction`` is not a descent direction or when no step
+        decreases the objective beyond rounding.
+        """
+        self._theta, self._objective, self._gradient = theta, objective, gradient
+        self._direction = direction
+        self._start = None
+        self._trials_left = _MAX_TRIALS
+        previous, trial = None, self._evaluate(first_step)
+        if not self._start.slope < 0.0:
+            return None
+        while True:
+            if not self._sufficient_decrease(trial) or (
+                previous is not None and self._rose(previous, trial)
+            ):
+                return self._zoom(previous or self._start, trial)
+            if self._curvature_holds(trial):
+                return trial
+            if trial.slope >= 0.0:
+                return self._zoom(trial, previous or self._start)
+            if not self._trials_left:
+                return self._best_effort(trial)
+            previous, trial = trial, self._evaluate(_EXPANSION * trial.step)
+
+    def _zoom(self, low, high):
+        """Shrink the bracket until a step meets the conditions ([1]_, Algorithm 3.6).
+
+        ``low`` is the lowest point so far that has sufficient decrease;
+        the bracket between ``low`` and ``high`` contains such steps.
+        """
+        while self._trials_left and not self._indistinguishable(low, high):
+            trial = self._evaluate(safeguarded_interpolation(low, high))
+            if not self._sufficient_decrease(trial) or self._rose(low, trial):
+                high = trial
+                continue
+            if self._curvature_holds(trial):
+                return trial
+            if trial.slope * (high.step - low.step) >= 0.0:
+                high = low
+            low = trial
+        return self._best_effort(low)
+
+    def _evaluate(self, step):
+        """The trial at ``step``: one pass over the data, one host read.
+
+        The first trial of a search also reads the slope at the start.
+        """
+        self._trials_left -= 1
+        self.n_trials += 1
+        point = self._theta + step * self._direction
+        value, gradient = self._problem.smooth(point)
+        move, change = point - self._theta, gradient - self._gradient
+        at_start = () if self._start is not None else (dot(self._gradient, self._direction),)
+        objective, slope, violation, curvature, change_norm2, *start_slope = read_scalars(
+            self._problem.objective(point, value), dot(gradient, self._direction),
+            self._stop_quantity(point, gradient), dot(move, change),
+            dot(change, change), *at_start,
+        )
+        if start_slope:
+            self._start = Trial(0.0, self._objective, start_slope[0], math.nan,
+                                math.nan, math.nan)
+        return Trial(step, objective, slope, violation, curvature, change_norm2,
+                     point, gradient, move, change)
+
+    def _sufficient_decrease(self, trial):
+        """The first Wolfe condition, up to rounding; false for non-finite values."""
+        start = self._start
+        allowed = (start.objective + SUFFICIENT_DECREASE * trial.step * start.slope
+                   + self._slack * abs(start.objective))
+        return math.isfinite(trial.slope) and trial.objective <= allowed
+
+    def _curvature_holds(self, trial):
+        """The second (strong) Wolfe condition."""
+        return abs(trial.slope) <= -CURVATURE * self._start.slope
+
+    def _rose(self, before, after):
+        return rose_beyond_rounding(before.objective, after.objective, self._slack)
+
+    def _indistinguishable(self, low, high):
+        """Whether the bracket is narrower than the rounding of its steps."""
+        return abs(high.step - low.step) <= self._noise * max(abs(high.step), abs(low.step))
+
+    def _best_effort(self, best):
+        """After the budget: ``best`` if it decreased ``F`` beyond rounding, else None."""
+        start = self._start
+        if best.step > 0.0 and best.objective < start.objective - self._slack * abs(
+            start.objective
+        ):
+            return best
+        return None
+
+
+def safeguarded_interpolation(low, high):
+    """A trial step inside the bracket ``(low, high)``, away from its ends.
+
+    The minimiser of the cubic that matches value and slope at both ends
+    ([1]_, (3.59)); where that cubic has no minimiser or ``high`` is not
+    finite, that of the quadratic matching value and slope at ``low`` and the
+    value at ``high``; else the midpoint. The result is kept ``_SAFEGUARD``
+    of the bracket's width away from either end.
+    """
+    left, right = sorted((low.step, high.step))
+    margin = _SAFEGUARD * (right - left)
+    step = _cubic_minimiser(low, high)
+    if step is None:
+        step = _quadratic_minimiser(low, high)
+    if step is None:
+        step = 0.5 * (left + right)
+    return min(max(step, left + margin), right - margin)
+
+
+def _cubic_minimiser(a, b):
+    """Minimiser of the cubic through ``a`` and ``b`` (values and slopes), or None."""
+    if not all(map(math.isfinite, (a.objective, a.slope, b.objective, b.slope))):
+        return None
+    d1 = a.slope + b.slope - 3.0 * (a.objective - b.objective) / (a.step - b.step)
+    radicand = d1 * d1 - a.slope * b.slope
+    if not 0.0 <= radicand < math.inf:
+        return None
+    d2 = math.copysign(math.sqrt(radicand), b.step - a.step)
+    denominator = b.slope - a.slope + 2.0 * d2
+    if denominator == 0.0:
+        return None
+    step = b.step - (b.step - a.step) * (b.slope + d2 - d1) / denominator
+    return step if math.isfinite(step) else None
+
+
+def _quadratic_minimiser(low, high):
+    """Minimiser of the quadratic with ``low``'s value and slope and ``high``'s value."""
+    if not all(map(math.isfinite, (low.objective, low.slope, high.objective))):
+        return None
+    width = high.step - low.step
+    curvature = (high.objective - low.objective - low.slope * width) / (width * width)
+    if not 0.0 < curvature < math.inf:
+        return None
+    step = low.step - low.slope / (2.0 * curvature)
+    return step if math.isfinite(step) else None
+
+
+def lbfgs(problem, theta, *, learning_rate, max_iter, tol, log, memory=MEMORY):
+    """Limited-memory BFGS ([1]_, Algorithm 7.5) with a strong Wolfe line search.
+
+    Each iteration takes the direction of the two-loop recursion
+    (:class:`CurvaturePairs`), searches along it with first trial step 1
+    (:class:`StrongWolfeSearch`), and stores the new pair. When the
+    direction is not a descent direction, or no step along it decreases the
+    objective, the pairs are dropped and the iteration restarts from the
+    steepest descent. When that fails too, rounding errors of the working
+    precision exceed the remaining progress: the result is ``stalled``.
+
+    Parameters
+    ----------
+    problem : Problem
+        A smooth objective (no L1 part).
+    theta : array
+        The starting point.
+    learning_rate : "auto" or float
+        The first trial step whenever there are no pairs (the first
+        iteration, and after a restart); see :func:`first_trial_step`.
+    max_iter : int
+        Iteration limit.
+    tol : float
+        The stop test's bound on :meth:`Problem.violation`.
+    log : IterationLog
+        Records every iteration.
+    memory : int, default=MEMORY
+        The number of pairs kept.
+
+    Returns
+    -------
+    result : SolverResult
+        The last iterate and how the solver ended.
+
+    Raises
+    ------
+    ValueError
+        If the objective has an L1 part.
+    """
+    require_smooth(problem)
+    first_step = first_trial_step(problem, learning_rate)
+    rounding = Rounding(theta)
+    _, gradient, objective, violation, done = evaluate_start(problem, theta, tol)
+    pairs = CurvaturePairs(memory)
+    # The stop test's quantity, computed at every trial point and read with
+    # its other scalars: one host read per trial.
+    search = StrongWolfeSearch(problem, rounding, stop_quantity=problem.violation)
+    stalled = False
+    while not done and len(log.objective_curve) < max_iter:
+        iteration = len(log.objective_curve) + 1
+        # Direction and line search; step 1 is the quasi-Newton step.
+        direction = pairs.direction(gradient)
+        trial = search.along(theta, objective, gradient, direction,
+                             1.0 if pairs else first_step)
+        if trial is None and pairs:
+            # Restart: rounding has made the pairs describe a direction that
+            # does not descend; the steepest descent always does.
+            pairs.clear()
+            trial = search.along(theta, objective, gradient, -gradient, first_step)
+        if trial is None:
+            stalled = True
+            break
+        check_finite(trial.objective, iteration)
+        # Memory update, then the move.
+        pairs.update(trial.move, trial.change, trial.curvature, trial.change_norm2)
+        theta, gradient = trial.point, trial.gradient
+        objective, violation = trial.objective, trial.violation
+        log.record(iteration, theta, objective, violation, trial.step)
+        # Stop test.
+        done = violation <= tol
+    return SolverResult(
+        theta, len(log.objective_curve), done, violation, log.objective_curve, stalled
+    )
