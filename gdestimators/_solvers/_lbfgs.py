@@ -30,7 +30,7 @@ import math
 from collections import deque
 from typing import NamedTuple
 
-from .._array_api import read_scalars
+from .._array_api import namespace, read_scalars
 from ._common import (
     L1_SOLVERS,
     SUFFICIENT_DECREASE,
@@ -117,7 +117,9 @@ class CurvaturePairs:
         """
         if not (0.0 < curvature < math.inf and 0.0 < change_norm2 < math.inf):
             return False
-        self._pairs.append((move, change, 1.0 / curvature))
+        # Kept as vectors: the recursion's inner products are then single
+        # BLAS dots.
+        self._pairs.append((_flat(move), _flat(change), 1.0 / curvature))
         self._gamma = curvature / change_norm2
         return True
 
@@ -131,17 +133,22 @@ class CurvaturePairs:
 
         Inner products stay where the arrays live (0-d arrays): no host read.
         """
-        q = gradient
+        q = _flat(gradient)
         alphas = []
         for move, change, rho in reversed(self._pairs):
-            alpha = rho * dot(move, q)
+            alpha = rho * (move @ q)
             q = q - alpha * change
             alphas.append(alpha)
         r = self._gamma * q
         for (move, change, rho), alpha in zip(self._pairs, reversed(alphas), strict=True):
-            beta = rho * dot(change, r)
+            beta = rho * (change @ r)
             r = r + (alpha - beta) * move
-        return -r
+        return namespace(gradient).reshape(-r, gradient.shape)
+
+
+def _flat(array):
+    """``array`` as a vector (a view of the contiguous arrays the solver makes)."""
+    return namespace(array).reshape(array, (-1,))
 
 
 class Trial(NamedTuple):
