@@ -156,15 +156,29 @@ class Trial(NamedTuple):
 
     The floats were read to the host together; the arrays stay where the
     data live.
+
+    Attributes
+    ----------
+    step : float
+        The step along the direction.
+    objective : float
+        ``F`` at the point.
+    slope : float
+        ``<grad f(point), direction>``, the derivative along the line.
+    violation : float
+        The stop test's quantity at the point.
+    curvature, change_norm2 : float
+        ``<s, y>`` and ``<y, y>`` for the move ``s`` from ``theta`` and the
+        change ``y`` of the gradient.
+    point, gradient, move, change : array
+        The point, its gradient, ``s`` and ``y``.
     """
 
     step: float
     objective: float
     slope: float
-    """``<grad f(point), direction>``, the line's derivative at ``step``."""
     violation: float
     curvature: float
-    """``<s, y>`` for the move ``s`` from ``theta`` and the gradient change ``y``."""
     change_norm2: float
     point: object = None
     gradient: object = None
@@ -204,7 +218,6 @@ class StrongWolfeSearch:
         self._slack = rounding.slack
         self._noise = rounding.noise
         self._stop_quantity = stop_quantity
-        self.n_trials = 0
 
     def along(self, theta, objective, gradient, direction, first_step):
         """A step from ``theta`` meeting the strong Wolfe conditions along ``direction``.
@@ -213,25 +226,27 @@ class StrongWolfeSearch:
         ``grad f(theta)``. Bracketing ([1]_, Algorithm 3.5), starting at
         ``first_step`` and growing it while the objective still descends
         steeply, then :meth:`_zoom`. Returns the accepted :class:`Trial`, or
-        None when ``direction`` is not a descent direction or when no step
-        decreases the objective beyond rounding.
+        None when ``direction`` is not a descent direction (known after the
+        first trial, whose read brings the slope at the start along) or when
+        no step decreases the objective beyond rounding.
         """
         self._theta, self._objective, self._gradient = theta, objective, gradient
         self._direction = direction
         self._start = None
         self._trials_left = _MAX_TRIALS
-        previous, trial = None, self._evaluate(first_step)
+        trial = self._evaluate(first_step)  # also reads the slope at the start
         if not self._start.slope < 0.0:
             return None
+        previous = self._start
         while True:
             if not self._sufficient_decrease(trial) or (
-                previous is not None and self._rose(previous, trial)
+                previous is not self._start and self._rose(previous, trial)
             ):
-                return self._zoom(previous or self._start, trial)
+                return self._zoom(previous, trial)
             if self._curvature_holds(trial):
                 return trial
             if trial.slope >= 0.0:
-                return self._zoom(trial, previous or self._start)
+                return self._zoom(trial, previous)
             if not self._trials_left:
                 return self._best_effort(trial)
             previous, trial = trial, self._evaluate(_EXPANSION * trial.step)
@@ -260,7 +275,6 @@ class StrongWolfeSearch:
         The first trial of a search also reads the slope at the start.
         """
         self._trials_left -= 1
-        self.n_trials += 1
         point = self._theta + step * self._direction
         value, gradient = self._problem.smooth(point)
         move, change = point - self._theta, gradient - self._gradient
