@@ -46,18 +46,24 @@ class GDLinearRegression(MultiOutputMixin, RegressorMixin, GDBase):
         proximal (soft-thresholding) step, so exact zeros come out.
     fit_intercept : bool, default=True
         Whether to fit the unpenalised intercept ``b``.
-    solver : {"auto", "gd", "nesterov", "bb"}, default="auto"
+    solver : {"auto", "gd", "nesterov", "bb", "lbfgs"}, default="auto"
         ``"gd"``: the note's gradient descent. ``"nesterov"``: accelerated
         gradient with backtracking and adaptive restart. ``"bb"``:
-        Barzilai–Borwein steps with a non-monotone line search. ``"auto"``
-        picks the fastest (see ``benchmarks/``), currently ``"bb"``.
+        Barzilai–Borwein steps with a non-monotone line search. ``"lbfgs"``:
+        limited-memory BFGS with a strong Wolfe line search, in the same
+        preconditioned coordinates; without L1 only (``l1_ratio=0``), where
+        it needs fewer passes over ``X`` than ``"bb"`` on most problems
+        measured (``benchmarks/lbfgs_memory.py``). ``"auto"`` picks the
+        fastest (see ``benchmarks/``), currently ``"bb"``.
     learning_rate : "auto" or float, default="auto"
         ``"auto"`` derives the step from the data (``1/L`` by power iteration,
-        then line search for ``"nesterov"`` and ``"bb"``). A float is the
-        note's fixed learning rate for ``"gd"`` and ``"nesterov"`` (applied in
-        the preconditioned coordinates unless ``precondition="none"``) and the
-        first step of ``"bb"``. A fixed rate that makes the objective grow
-        raises a ``ValueError`` naming the largest stable rate.
+        then line search for ``"nesterov"``, ``"bb"`` and ``"lbfgs"``). A
+        float is the note's fixed learning rate for ``"gd"`` and
+        ``"nesterov"`` (applied in the preconditioned coordinates unless
+        ``precondition="none"``), the first step of ``"bb"``, and the first
+        trial step of ``"lbfgs"``'s line search while it has no curvature
+        pairs (at the start and after a restart). A fixed rate that makes the
+        objective grow raises a ``ValueError`` naming the largest stable rate.
     precondition : {"auto", "full", "diagonal", "none"}, default="auto"
         Change of variables that changes the path, not the minimiser; it is
         what makes raw, unscaled, correlated data converge. ``"diagonal"``
