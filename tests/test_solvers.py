@@ -30,7 +30,14 @@ from gdestimators._solvers._common import (
     rose_beyond_rounding,
 )
 from gdestimators._solvers._first_order import _backtracking_step
-from gdestimators._solvers._lbfgs import CurvaturePairs, StrongWolfeSearch
+from gdestimators._solvers._lbfgs import (
+    CurvaturePairs,
+    StrongWolfeSearch,
+    Trial,
+    _cubic_minimiser,
+    _quadratic_minimiser,
+    safeguarded_interpolation,
+)
 
 
 def quadratic_problem(A, target, l1_weights=None):
@@ -346,3 +353,26 @@ def test_wolfe_search_refuses_an_ascent_direction():
     assert search.along(theta, float(value), gradient, gradient, 1.0) is None
     trial = search.along(theta, float(value), gradient, -gradient, 1.0)
     assert trial is not None and trial.objective < float(value)
+
+
+def test_interpolation_finds_the_minimiser_at_steps_near_underflow():
+    """``phi(t) = (t / 1e-300 - 1.5)^2``: steps of 1e-300, as in raw
+    coordinates whose curvatures reach 1e300, where the squared width of
+    the bracket underflows to zero and squared slopes overflow. Both
+    interpolants are exact for a quadratic: the minimiser 1.5e-300."""
+    def point(step):
+        u = step / 1e-300
+        return Trial(step, (u - 1.5) ** 2, 2.0 * (u - 1.5) / 1e-300, 0.0, 0.0, 0.0)
+
+    low, high = point(1e-300), point(1.8e-300)
+    # What the interpolants must survive.
+    width = high.step - low.step
+    assert width * width == 0.0 and low.slope * low.slope == math.inf
+    exact = pytest.approx(1.5e-300, rel=1e-12, abs=0.0)
+    assert _cubic_minimiser(low, high) == exact
+    assert _quadratic_minimiser(low, high) == exact
+    assert safeguarded_interpolation(low, high) == exact
+    # The safeguard keeps 10% of the bracket from its ends.
+    assert safeguarded_interpolation(point(1.45e-300), point(2.45e-300)) == pytest.approx(
+        1.55e-300, rel=1e-12, abs=0.0
+    )

@@ -112,10 +112,12 @@ class CurvaturePairs:
         ``curvature = <s, y>`` and ``change_norm2 = <y, y>`` are host floats.
         BFGS keeps ``H_k`` positive definite only if ``<s, y> > 0``; the Wolfe
         conditions guarantee it for accepted steps, but a step accepted within
-        rounding may not have it, and such a pair would spoil the memory.
-        Returns whether the pair was stored.
+        rounding may not have it, and such a pair would spoil the memory
+        (as would one whose ``1 / <s, y>`` overflows). Returns whether the
+        pair was stored.
         """
-        if not (0.0 < curvature < math.inf and 0.0 < change_norm2 < math.inf):
+        if not (0.0 < curvature < math.inf and 0.0 < change_norm2 < math.inf
+                and 1.0 / curvature < math.inf):
             return False
         # Kept as vectors: the recursion's inner products are then single
         # BLAS dots.
@@ -338,30 +340,47 @@ def safeguarded_interpolation(low, high):
 
 
 def _cubic_minimiser(a, b):
-    """Minimiser of the cubic through ``a`` and ``b`` (values and slopes), or None."""
-    if not all(map(math.isfinite, (a.objective, a.slope, b.objective, b.slope))):
+    """Minimiser of the cubic through ``a`` and ``b`` (values and slopes), or None.
+
+    [1]_ (3.59) in the bracket's own coordinate ``u = (step - a.step) /
+    width``, where ``a`` is at 0 and ``b`` at 1: slopes become
+    ``slope * width``, and no intermediate result depends on the scale of the
+    steps (1e-300 in raw coordinates whose curvatures reach 1e300, where
+    products of slopes overflow and squared widths underflow).
+    """
+    width = b.step - a.step
+    values = (a.objective, b.objective, a.slope * width, b.slope * width)
+    if width == 0.0 or not all(map(math.isfinite, values)):
         return None
-    d1 = a.slope + b.slope - 3.0 * (a.objective - b.objective) / (a.step - b.step)
-    radicand = d1 * d1 - a.slope * b.slope
+    value_a, value_b, slope_a, slope_b = values
+    d1 = slope_a + slope_b + 3.0 * (value_a - value_b)
+    radicand = d1 * d1 - slope_a * slope_b
     if not 0.0 <= radicand < math.inf:
         return None
-    d2 = math.copysign(math.sqrt(radicand), b.step - a.step)
-    denominator = b.slope - a.slope + 2.0 * d2
+    d2 = math.sqrt(radicand)
+    denominator = slope_b - slope_a + 2.0 * d2
     if denominator == 0.0:
         return None
-    step = b.step - (b.step - a.step) * (b.slope + d2 - d1) / denominator
+    step = a.step + (1.0 - (slope_b + d2 - d1) / denominator) * width
     return step if math.isfinite(step) else None
 
 
 def _quadratic_minimiser(low, high):
-    """Minimiser of the quadratic with ``low``'s value and slope and ``high``'s value."""
-    if not all(map(math.isfinite, (low.objective, low.slope, high.objective))):
-        return None
+    """Minimiser of the quadratic with ``low``'s value and slope and ``high``'s value.
+
+    In the bracket's coordinate ``u`` as :func:`_cubic_minimiser`:
+    ``q(u) = f_low + g u + c u^2`` with ``g = slope_low * width`` and
+    ``c = f_high - f_low - g``.
+    """
     width = high.step - low.step
-    curvature = (high.objective - low.objective - low.slope * width) / (width * width)
+    values = (low.objective, high.objective, low.slope * width)
+    if width == 0.0 or not all(map(math.isfinite, values)):
+        return None
+    value_low, value_high, slope = values
+    curvature = value_high - value_low - slope
     if not 0.0 < curvature < math.inf:
         return None
-    step = low.step - low.slope / (2.0 * curvature)
+    step = low.step - slope / (2.0 * curvature) * width
     return step if math.isfinite(step) else None
 
 
