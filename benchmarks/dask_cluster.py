@@ -184,6 +184,8 @@ def main():
             seconds, model = timed(fit)
             value = objective(X, y, *coefficients(model))
             n_iter = getattr(model, "n_iter_", "—")
+            if isinstance(n_iter, np.ndarray):  # LogisticRegression-style, shape (1,)
+                n_iter = int(np.max(n_iter))
             results.append((name, seconds, value, n_iter))
             print(results[-1], flush=True)
     best = min(value for _, _, value, _ in results)

@@ -121,7 +121,7 @@ def run_child(args):
         n_features=args.n_features,
         x_nbytes=X.nbytes,
         fit_seconds=seconds,
-        n_iter=int(estimator.n_iter_),
+        n_iter=int(np.max(estimator.n_iter_)),  # the classifier's is an array of shape (1,)
         traced_peak=traced_peak,
         rss_before=rss_before,
         max_rss_before=max_rss_before,

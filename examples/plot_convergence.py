@@ -8,7 +8,7 @@ Every fitted estimator keeps ``loss_curve_``: the objective :math:`F`
 with the optimum :math:`F^*` computed independently by scikit-learn, and plot
 the **relative objective gap** :math:`(F_k - F^*) / F^*` on a log scale, for
 
-- the note's plain gradient descent with a fixed learning rate chosen by hand
+- plain gradient descent with a fixed learning rate chosen by hand
   (``solver="gd", learning_rate=1.9 / L, precondition="none"``, with ``L`` the
   largest eigenvalue of the Hessian bound computed with NumPy; a fixed rate is
   stable below ``2 / L``);
@@ -16,7 +16,7 @@ the **relative objective gap** :math:`(F_k - F^*) / F^*` on a log scale, for
 - ``solver="nesterov"`` (accelerated, with backtracking and restart);
 - ``solver="bb"`` (Barzilai–Borwein steps, the ``"auto"`` choice);
 
-each of the last three with ``precondition="none"`` (the note's coordinates),
+each of the last three with ``precondition="none"`` (the original coordinates),
 ``"diagonal"`` (centre and scale each feature) and ``"full"`` (also
 decorrelate the features).
 
@@ -31,26 +31,34 @@ Problems and references:
   :class:`~sklearn.linear_model.LogisticRegression` with its L-BFGS solver and
   ``tol=1e-10``.
 
-:math:`F^*` is the reference's objective, or the lowest objective any solver
-reached if that is lower (L-BFGS stops a few 1e-9 above the optimum on the raw
-breast-cancer data; the script prints by how much). Gaps below
-:math:`10^{-16}` (rounding level) are drawn at :math:`10^{-16}`. A curve ends
-where its solver stopped: converged (``tol=1e-10``) or ``max_iter`` reached.
-Iterations do not cost the same across solvers: ``nesterov`` evaluates the
-gradient about twice per iteration, ``bb`` and ``nesterov`` sometimes more when
-backtracking, and ``"full"`` pays for one ``X^T X`` before the first iteration.
+Both the curves and the references are values of one function, the mean-form
+objective of :mod:`gdestimators._reference` (plain NumPy, independent of the
+solvers); the script checks that each ``loss_curve_`` ends on that function's
+value at the fitted coefficients.
+
+:math:`F^*` is the smaller of the reference's objective and the lowest
+objective any run reached (L-BFGS stops a few 1e-9 above the optimum on the
+raw breast-cancer data; the script prints by how much), so that no gap is
+negative. Gaps below :math:`10^{-16}` (rounding level) are drawn at
+:math:`10^{-16}`. A curve ends where its solver stopped, marked by a dot:
+converged (``tol=1e-10``) or ``max_iter`` reached. Iterations do not cost the
+same across solvers: ``nesterov`` evaluates the gradient about twice per
+iteration, ``bb`` and ``nesterov`` sometimes more when backtracking, and
+``"full"`` pays for one ``X^T X`` before the first iteration.
 
 Figures: ``plot_convergence_linear.png`` and ``plot_convergence_logistic.png``
-(rows: raw / standardised data; columns: the three preconditioners).
+(rows: raw / standardised data; columns: the three preconditioners; each
+panel's legend sits below it, clear of the curves).
 
-Environment variables: ``GDESTIMATORS_EXAMPLES_OUT`` (folder for the figures,
-default the current directory); ``GDESTIMATORS_SMOKE=1`` caps every solver at
-60 iterations instead of 3000.
+Run as ``python plot_convergence.py [--out DIR]``: the figures go to ``DIR``,
+else to ``$GDESTIMATORS_EXAMPLES_OUT``, else next to this script.
+``GDESTIMATORS_SMOKE=1`` caps every solver at 60 iterations instead of 3000.
 """
 
 # %%
 # Setup
 # -----
+import argparse
 import os
 import warnings
 from pathlib import Path
@@ -63,10 +71,22 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 from gdestimators import GDLinearRegression, GDLogisticRegression
+from gdestimators._reference import least_squares_objective, log_loss_objective
+
+
+def figure_folder():
+    """``--out DIR``, else ``$GDESTIMATORS_EXAMPLES_OUT``, else this script's folder."""
+    parser = argparse.ArgumentParser(description="Convergence of each solver.")
+    parser.add_argument("--out", type=Path, help="folder for the figures")
+    folder = parser.parse_known_args()[0].out or os.environ.get("GDESTIMATORS_EXAMPLES_OUT")
+    if not folder:  # a notebook has no __file__; its folder is the current one
+        folder = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    return Path(folder)
+
 
 SMOKE = os.environ.get("GDESTIMATORS_SMOKE") == "1"
-OUT = Path(os.environ.get("GDESTIMATORS_EXAMPLES_OUT", "."))
-OUT.mkdir(parents=True, exist_ok=True)
+OUT = figure_folder()
 MAX_ITER = 60 if SMOKE else 3000
 TOL = 1e-10
 C = 1.0
@@ -80,20 +100,16 @@ SOLVER_STYLE = {
 
 
 # %%
-# The objectives, computed independently of the library
-# ------------------------------------------------------
-# The estimators' mean form: :math:`\frac{1}{2m}\|Xw + b - y\|^2` for least
-# squares, and :math:`\frac{1}{m}\sum_i l_i + \frac{1}{2Cm}\|w\|^2` for
-# logistic regression (scikit-learn's objective divided by :math:`Cm`).
-def least_squares_objective(X, y, coef, intercept):
-    return 0.5 * np.mean((X @ coef + intercept - y) ** 2)
-
-
-def logistic_objective(X, y, coef, intercept):
-    z = X @ np.ravel(coef) + np.ravel(intercept)[0]
-    # log(1 + exp(z)) - y z is the note's cross-entropy without overflow.
-    data_term = np.mean(np.logaddexp(0.0, z) - y * z)
-    return data_term + 0.5 / (C * len(y)) * float(np.sum(np.ravel(coef) ** 2))
+# One objective function for everything
+# --------------------------------------
+# The estimators' mean form, computed by :mod:`gdestimators._reference`:
+# :math:`\frac{1}{2m}\|Xw + b - y\|^2` for least squares, and
+# :math:`\frac{1}{m}\sum_i l_i + \frac{1}{2Cm}\|w\|^2` for logistic
+# regression (scikit-learn's objective divided by :math:`Cm`).
+def objective(kind, X, y, coef, intercept):
+    if kind == "linear":
+        return least_squares_objective(X, y, coef, intercept)
+    return log_loss_objective(X, y, coef, intercept, C=C)
 
 
 def largest_curvature(X, curvature):
@@ -126,9 +142,9 @@ def reference(kind, X, y):
     """The independent optimum: closed form or L-BFGS, and its objective."""
     if kind == "linear":
         ols = LinearRegression().fit(X, y)
-        return least_squares_objective(X, y, ols.coef_, ols.intercept_), "closed form"
+        return objective(kind, X, y, ols.coef_, ols.intercept_), "closed form"
     lbfgs = LogisticRegression(C=C, tol=1e-10, max_iter=100_000).fit(X, y)
-    return logistic_objective(X, y, lbfgs.coef_, lbfgs.intercept_), "L-BFGS"
+    return objective(kind, X, y, lbfgs.coef_, lbfgs.intercept_), "L-BFGS"
 
 
 def fit(kind, X, y, **params):
@@ -137,17 +153,29 @@ def fit(kind, X, y, **params):
     with warnings.catch_warnings():
         # Several of these runs are *meant* to stop at max_iter.
         warnings.simplefilter("ignore", ConvergenceWarning)
-        return estimator.fit(X, y)
+        estimator.fit(X, y)
+    # loss_curve_ must be the same function as the references: its last value
+    # is the objective at the returned coefficients.
+    final = objective(kind, X, y, estimator.coef_, estimator.intercept_)
+    assert np.isclose(estimator.loss_curve_[-1], final, rtol=1e-9, atol=0), (
+        estimator.loss_curve_[-1], final)
+    return estimator
 
 
 # %%
 # Fit every solver and plot its gap
 # ---------------------------------
+# One legend for the whole figure, outside the panels, so that no curve end
+# and no stop marker is hidden; each panel's title gives its iteration counts.
+FIXED_STYLE = dict(color="0.45", ls="--", label="gd, fixed learning_rate=1.9/L")
+SHORT_NAME = {"fixed": "fixed", "gd": "gd", "nesterov": "nesterov", "bb": "bb"}
+
+
 def plot_kind(kind):
     rows = problems[kind]
     fig, axes = plt.subplots(
-        len(rows), 3, figsize=(15, 4.6 * len(rows)), sharex=True, sharey="row",
-        squeeze=False,
+        len(rows), 3, figsize=(15, 4.8 * len(rows) + 1.2), sharex=True, sharey="row",
+        squeeze=False, layout="constrained",
     )
     for row, (title, X, y) in enumerate(rows):
         F_ref, ref_name = reference(kind, X, y)
@@ -169,38 +197,39 @@ def plot_kind(kind):
             ax = axes[row, column]
             entries = [(solver, SOLVER_STYLE[solver]) for solver in SOLVER_STYLE]
             if precondition == "none":
-                entries.insert(0, ("fixed", dict(
-                    color="0.45", ls="--",
-                    label=f"gd, fixed learning_rate=1.9/L={fixed_rate:.3g}")))
+                entries.insert(0, ("fixed", FIXED_STYLE))
+            counts = []
             for solver, style in entries:
                 curve = curves[precondition, solver]
                 gap = np.maximum((curve - F_star) / abs(F_star), GAP_FLOOR)
                 iterations = np.arange(1, len(curve) + 1)
-                style = dict(style)
-                label = f"{style.pop('label')} ({len(curve)} it.)"
-                ax.loglog(iterations, gap, lw=1.8, label=label, **style)
+                ax.loglog(iterations, gap, lw=1.8, **style)
                 # Mark where the solver stopped (visible even for 1 iteration).
                 ax.plot(iterations[-1], gap[-1], "o", color=style["color"], ms=5)
+                counts.append(f"{SHORT_NAME[solver]} {len(curve)}")
                 print(f"  precondition={precondition!r:11} {solver:9s}: "
                       f"{len(curve):5d} iterations, final gap {gap[-1]:.1e}")
             ax.axhline(GAP_FLOOR, color="k", lw=0.8, ls=":")
-            ax.set_title(f"{title}\nprecondition={precondition!r}", fontsize=10)
+            rate = f", 1.9/L={fixed_rate:.3g}" if precondition == "none" else ""
+            ax.set_title(f"{title}, precondition={precondition!r}{rate}\n"
+                         f"iterations: {', '.join(counts)}", fontsize=10)
             ax.grid(True, which="major", alpha=0.3)
-            ax.legend(fontsize=8, loc="best")
             if column == 0:
-                ax.set_ylabel(f"relative gap (F_k - F*) / F*\n"
-                              f"F* from {ref_name} (log scale)")
+                ax.set_ylabel(f"relative gap (F_k - F*) / F*, log scale\n"
+                              f"F* = min(F of {ref_name}, lowest F_k)")
             if row == len(rows) - 1:
                 ax.set_xlabel("iteration k (log scale)")
+    handles = [plt.Line2D([], [], lw=1.8, **style)
+               for style in [FIXED_STYLE, *SOLVER_STYLE.values()]]
+    handles.append(plt.Line2D([], [], color="k", lw=0.8, ls=":",
+                              label=f"gap floor {GAP_FLOOR:g} (rounding level)"))
+    handles.append(plt.Line2D([], [], color="0.3", ls="", marker="o", ms=5,
+                              label="where the solver stopped"))
+    fig.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=9)
     model = ("GDLinearRegression (least squares, alpha=0)" if kind == "linear"
              else f"GDLogisticRegression (C={C:g})")
-    fig.suptitle(
-        f"{model}: relative objective gap per iteration "
-        f"(tol={TOL:g}, max_iter={MAX_ITER})\n"
-        f"gaps below {GAP_FLOOR:g} (rounding level) are drawn on the dotted line; "
-        "a dot marks where each solver stopped"
-    )
-    fig.tight_layout()
+    fig.suptitle(f"{model}: relative objective gap per iteration "
+                 f"(tol={TOL:g}, max_iter={MAX_ITER})")
     path = OUT / f"plot_convergence_{kind}.png"
     fig.savefig(path, dpi=90)
     print(f"saved {path}")
@@ -212,10 +241,10 @@ plot_kind("logistic")
 # %%
 # Reading the figures
 # -------------------
-# On raw features the note's plain gradient descent (and any solver in the
-# note's coordinates) crawls: the features' scales differ by orders of
-# magnitude, so the cost surface is a narrow valley and the largest stable
-# step is tiny along every other direction. Centring and scaling the features
+# On raw features plain gradient descent (and any solver in the original
+# coordinates) crawls: the features' scales differ by orders of magnitude, so
+# the cost surface is a narrow valley and the largest stable step is tiny
+# along every other direction. Centring and scaling the features
 # (``"diagonal"``) removes most of that; decorrelating them as well
 # (``"full"``) turns least squares into a problem that one Barzilai–Borwein
 # step solves. Standardising the data by hand has the same effect on the

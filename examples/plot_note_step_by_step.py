@@ -1,10 +1,11 @@
 """
-===================================================
-The note's gradients, step by step, on a tiny table
-===================================================
+==============================================
+The gradients, step by step, on a tiny table
+==============================================
 
-``gdestimators`` computes its gradients with the formulas of the note
-*Computing Gradients*: with one **column per sample**,
+``gdestimators`` computes its gradients with the textbook formulas of linear
+and logistic regression written with one **column per sample** (the
+user guide's page on objectives and gradients states them all):
 
 .. math::
 
@@ -17,29 +18,34 @@ logistic regression. This example writes those formulas by hand in NumPy on a
 table of six samples and two features, then checks them three ways:
 
 1. against **central finite differences** of the cost :math:`J`;
-2. against the **estimators**: the note's plain gradient descent, written by
-   hand with a fixed learning rate, lands on the same coefficients as
+2. against the **estimators**: plain gradient descent, written by hand with
+   a fixed learning rate, lands on the same coefficients as
    ``GDLinearRegression(solver="gd", precondition="none", learning_rate=lr)``
    (and ``GDLogisticRegression``) after the same number of iterations, and its
    cost matches the estimator's ``loss_curve_`` iteration by iteration;
 3. against an **independent optimum**: the closed-form least-squares solution
    and scikit-learn's L-BFGS :class:`~sklearn.linear_model.LogisticRegression`.
 
+The hand-written costs are also checked against the package's reference
+objectives (:mod:`gdestimators._reference`, plain NumPy in scikit-learn's
+row-per-sample layout).
+
 The figure ``plot_note_step_by_step.png`` shows the hand-written cost per
 iteration next to the estimator's ``loss_curve_``, for both models.
 
-Environment variables: ``GDESTIMATORS_EXAMPLES_OUT`` is the folder the figure
-is written to (default: the current directory); ``GDESTIMATORS_SMOKE=1`` runs
-fewer iterations (the checks of steps 1 and 2 are unchanged, the optimum of
-step 3 is then only approached).
+Run as ``python plot_note_step_by_step.py [--out DIR]``: the figure goes to
+``DIR``, else to ``$GDESTIMATORS_EXAMPLES_OUT``, else next to this script.
+``GDESTIMATORS_SMOKE=1`` runs fewer iterations (the checks of steps 1 and 2
+are unchanged, the optimum of step 3 is then only approached).
 """
 
 # %%
-# The data, in the note's layout
-# ------------------------------
-# The note stores the training set as :math:`X \in \mathbb{R}^{n \times m}`
+# The data, one column per sample
+# -------------------------------
+# The formulas store the training set as :math:`X \in \mathbb{R}^{n \times m}`
 # (one column per sample) and :math:`y \in \mathbb{R}^{1 \times m}`;
 # scikit-learn wants one *row* per sample, so the estimators get ``X.T``.
+import argparse
 import os
 import warnings
 from pathlib import Path
@@ -50,10 +56,22 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
 from gdestimators import GDLinearRegression, GDLogisticRegression
+from gdestimators._reference import least_squares_objective, log_loss_objective
+
+
+def figure_folder():
+    """``--out DIR``, else ``$GDESTIMATORS_EXAMPLES_OUT``, else this script's folder."""
+    parser = argparse.ArgumentParser(description="The gradients, step by step.")
+    parser.add_argument("--out", type=Path, help="folder for the figure")
+    folder = parser.parse_known_args()[0].out or os.environ.get("GDESTIMATORS_EXAMPLES_OUT")
+    if not folder:  # a notebook has no __file__; its folder is the current one
+        folder = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    return Path(folder)
+
 
 SMOKE = os.environ.get("GDESTIMATORS_SMOKE") == "1"
-OUT = Path(os.environ.get("GDESTIMATORS_EXAMPLES_OUT", "."))
-OUT.mkdir(parents=True, exist_ok=True)
+OUT = figure_folder()
 
 X = np.array([[0.5, 1.0, 1.5, 2.0, 2.5, 3.0],   # feature 1
               [1.0, 0.2, 0.8, 1.6, 0.4, 1.2]])  # feature 2
@@ -67,13 +85,13 @@ print(f"X: {n} features x {m} samples (one column per sample)")
 # Linear regression: cost and gradients, letter for letter
 # --------------------------------------------------------
 def linear_cost(w, b):
-    """The note's J = 1/(2m) ||h - y||^2 with h = w^T X + b."""
+    """J = 1/(2m) ||h - y||^2 with h = w^T X + b."""
     h = w.T @ X + b
     return float(np.sum((h - y) ** 2) / (2 * m))
 
 
 def linear_gradients(w, b):
-    """The note's (1/m) X (h - y)^T and (1/m) sum(h - y)."""
+    """(1/m) X (h - y)^T and (1/m) sum(h - y)."""
     h = w.T @ X + b
     grad_w = (1 / m) * X @ (h - y).T   # shape (n, 1), like w
     grad_b = (1 / m) * np.sum(h - y)
@@ -82,19 +100,19 @@ def linear_gradients(w, b):
 
 # %%
 # Logistic regression: the same shapes with a = sigma(z)
-# -----------------------------------------------------
+# ------------------------------------------------------
 def sigmoid(z):
     return 1 / (1 + np.exp(-z))
 
 
 def logistic_cost(w, b):
-    """The note's J = -(1/m) sum(y log a + (1 - y) log(1 - a))."""
+    """J = -(1/m) sum(y log a + (1 - y) log(1 - a))."""
     a = sigmoid(w.T @ X + b)
     return float(-np.sum(y_class * np.log(a) + (1 - y_class) * np.log(1 - a)) / m)
 
 
 def logistic_gradients(w, b):
-    """The note's (1/m) X (a - y)^T and (1/m) sum(a - y)."""
+    """(1/m) X (a - y)^T and (1/m) sum(a - y)."""
     a = sigmoid(w.T @ X + b)
     grad_w = (1 / m) * X @ (a - y_class).T
     grad_b = (1 / m) * np.sum(a - y_class)
@@ -131,10 +149,21 @@ for name, cost, gradients in [
     print(f"{'':8s} largest difference from central finite differences: {error:.1e}")
     assert error < 1e-8, error
 
+# The same costs from the package's reference objectives, which take
+# scikit-learn's layout (one row per sample: X.T) and no penalty.
+reference_costs = {
+    "linear": least_squares_objective(X.T, y.ravel(), w_test.ravel(), b_test),
+    "logistic": log_loss_objective(X.T, y_class.ravel(), w_test.T, [b_test], C=np.inf),
+}
+for name, cost in [("linear", linear_cost), ("logistic", logistic_cost)]:
+    print(f"{name:8s} J = {cost(w_test, b_test):.12f} by hand, "
+          f"{reference_costs[name]:.12f} from gdestimators._reference")
+    assert np.isclose(cost(w_test, b_test), reference_costs[name], rtol=1e-12)
+
 
 # %%
-# Check 2: the note's gradient descent by hand vs the estimator
-# -------------------------------------------------------------
+# Check 2: gradient descent by hand vs the estimator
+# --------------------------------------------------
 # Gradient descent repeats :math:`w \leftarrow w - \eta \nabla_w J`,
 # :math:`b \leftarrow b - \eta \nabla_b J` with a fixed learning rate
 # :math:`\eta`. Two details make the hand-written loop and the estimator take
@@ -143,7 +172,7 @@ for name, cost, gradients in [
 # - the estimators start from :math:`w = 0` and the best intercept for
 #   :math:`w = 0`: the mean of :math:`y` for least squares, the log-odds of
 #   the positive class for logistic regression. We start there too;
-# - ``precondition="none"`` keeps the note's coordinates (by default the
+# - ``precondition="none"`` keeps the original coordinates (by default the
 #   estimators first rescale and decorrelate the features, which changes the
 #   path but not the answer), and ``tol=0`` makes them run all ``max_iter``
 #   iterations (they then warn that they stopped before ``tol`` was met; we
@@ -177,7 +206,7 @@ problems = {
     "logistic": dict(
         gradients=logistic_gradients, cost=logistic_cost,
         b_start=float(np.log(p / (1 - p))), learning_rate=1.0,
-        # C=np.inf: no penalty, the note's cost exactly.
+        # C=np.inf: no penalty, the cost J exactly.
         estimator=GDLogisticRegression(
             C=np.inf, solver="gd", precondition="none", learning_rate=1.0,
             max_iter=N_ITER, tol=0.0,
@@ -186,7 +215,7 @@ problems = {
     ),
 }
 
-# The largest stable learning rate of the note's GD is 2/L, with L the largest
+# The largest stable learning rate of plain GD is 2/L, with L the largest
 # eigenvalue of (curvature / m) [X; 1] [X; 1]^T (curvature 1 for squared
 # error, 1/4 for the logistic loss); both rates above are below it.
 X1 = np.vstack([X, np.ones((1, m))])
@@ -199,26 +228,29 @@ for name, problem in problems.items():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         estimator = problem["estimator"].fit(X.T, problem["target"])
+    # An int for the regressor, an array of shape (1,) for the classifier
+    # (as scikit-learn's LogisticRegression gives it).
+    n_iter = int(np.ravel(estimator.n_iter_)[0])
     # ``tol=0`` is raised to a floor of 16 machine epsilons: should the
     # gradient fall below it, the estimator stops early; compare the same
     # number of iterations in any case.
     w, b, costs = gradient_descent_by_hand(
         problem["gradients"], problem["cost"], problem["b_start"],
-        problem["learning_rate"], estimator.n_iter_,
+        problem["learning_rate"], n_iter,
     )
     coef = np.ravel(estimator.coef_)
     intercept = float(np.ravel(estimator.intercept_)[0])
     coef_error = max(np.max(np.abs(coef - w.ravel())), abs(intercept - b))
     curve_error = np.max(np.abs(costs - np.asarray(estimator.loss_curve_)))
-    print(f"\n{name}: {estimator.n_iter_} iterations of GD, learning rate "
+    print(f"\n{name}: {n_iter} iterations of GD, learning rate "
           f"{problem['learning_rate']}")
     print(f"  by hand:   w = {w.ravel()}, b = {b:.10f}")
     print(f"  estimator: w = {coef}, b = {intercept:.10f} "
-          f"(n_iter_={estimator.n_iter_})")
+          f"(n_iter_={n_iter})")
     print(f"  largest coefficient difference: {coef_error:.1e}; "
           f"largest cost difference over the iterations: {curve_error:.1e}")
     assert coef_error < 1e-10 and curve_error < 1e-12
-    results[name] = dict(w=w, b=b, costs=costs, estimator=estimator)
+    results[name] = dict(w=w, b=b, costs=costs, estimator=estimator, n_iter=n_iter)
 
 
 # %%
@@ -245,7 +277,7 @@ for name, (ref_w, ref_b, ref_cost, ref_name) in references.items():
     gap = max(np.max(np.abs(np.ravel(est.coef_) - ref_w)),
               abs(float(np.ravel(est.intercept_)[0]) - ref_b))
     print(f"{name}: {ref_name}: w = {ref_w}, b = {ref_b:.10f}, J* = {ref_cost:.10f}")
-    print(f"  estimator after {est.n_iter_} iterations is {gap:.1e} away "
+    print(f"  estimator after {results[name]['n_iter']} iterations is {gap:.1e} away "
           f"(largest coefficient difference)")
     results[name]["reference"] = (ref_cost, ref_name)
     if not SMOKE:
@@ -264,7 +296,7 @@ fig, axes = plt.subplots(2, 2, figsize=(12, 8), sharex="col")
 every = max(1, N_ITER // 25)
 for column, name in enumerate(["linear", "logistic"]):
     res = results[name]
-    iterations = np.arange(1, res["estimator"].n_iter_ + 1)
+    iterations = np.arange(1, res["n_iter"] + 1)
     curve = np.asarray(res["estimator"].loss_curve_)
     ref_cost, ref_name = res["reference"]
     top, bottom = axes[0, column], axes[1, column]
@@ -275,7 +307,7 @@ for column, name in enumerate(["linear", "logistic"]):
     top.set_ylabel("cost J (mean over samples)")
     lr = problems[name]["learning_rate"]
     model = "GDLinearRegression" if name == "linear" else "GDLogisticRegression"
-    top.set_title(f"{name} regression: the note's GD by hand vs\n"
+    top.set_title(f"{name} regression: GD by hand vs\n"
                   f"{model}(solver='gd', precondition='none', learning_rate={lr})",
                   fontsize=10)
     top.legend()
@@ -291,7 +323,7 @@ for column, name in enumerate(["linear", "logistic"]):
     bottom.legend()
     for ax in (top, bottom):
         ax.grid(True, alpha=0.3)
-fig.suptitle(f"The note's gradient descent on {m} samples x {n} features: "
+fig.suptitle(f"Gradient descent on {m} samples x {n} features: "
              "hand-written NumPy and the estimators take the same steps")
 fig.tight_layout()
 path = OUT / "plot_note_step_by_step.png"

@@ -39,7 +39,7 @@ def report(name, gd, reference, X_test, y_test):
     print(f"  intercepts: {np.ravel(gd.intercept_)[0]:.6g} (GD) vs "
           f"{np.ravel(reference.intercept_)[0]:.6g} (reference)")
     print(f"  test score: {gd.score(X_test, y_test):.4f} "
-          f"(GD, {gd.n_iter_} iterations) vs "
+          f"(GD, {np.ravel(gd.n_iter_)[0]} iterations) vs "
           f"{reference.score(X_test, y_test):.4f} ({type(reference).__name__})")
 
 
@@ -60,7 +60,7 @@ report("Diabetes: GDLinearRegression() vs LinearRegression()  (score: R^2)",
        gd_reg, ols, X_test, y_test)
 
 print(f"  {'feature':>8}  {'GD':>10}  {'OLS':>10}")
-for feature, gd_coef, ols_coef in zip(feature_names, gd_reg.coef_, ols.coef_):
+for feature, gd_coef, ols_coef in zip(feature_names, gd_reg.coef_, ols.coef_, strict=True):
     print(f"  {feature:>8}  {gd_coef:10.4f}  {ols_coef:10.4f}")
 
 # %%

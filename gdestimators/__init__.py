@@ -2,7 +2,8 @@
 
 from ._linear import GDLinearRegression
 from ._logistic import GDLogisticRegression
+from ._solvers import DivergenceError
 
 __version__ = "0.1.0"
 
-__all__ = ["GDLinearRegression", "GDLogisticRegression", "__version__"]
+__all__ = ["DivergenceError", "GDLinearRegression", "GDLogisticRegression", "__version__"]

@@ -5,8 +5,8 @@ gradient-descent estimator with its default settings and its scikit-learn
 reference on one of scikit-learn's bundled data sets, with raw (unscaled)
 features, and compares
 
-- the objective both fits reach, computed here by :func:`objective`,
-  independently of the library;
+- the objective both fits reach, computed by :func:`objective` with
+  :mod:`gdestimators._reference`, independently of the estimators;
 - the coefficients;
 - the iterations and the fit time of each.
 """
@@ -19,7 +19,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import sklearn
-from scipy.special import logsumexp
 from sklearn import datasets
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
@@ -27,6 +26,7 @@ from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from threadpoolctl import threadpool_limits
 
 from gdestimators import GDLinearRegression, GDLogisticRegression, __version__
+from gdestimators._reference import least_squares_objective, log_loss_objective
 
 #: Penalty of the ridge row, in the mean form: ``alpha / 2 * ||W||^2``.
 RIDGE_ALPHA = 1.0
@@ -63,7 +63,8 @@ columns of the report:
   estimator       the GD estimator (default settings unless shown)
   reference       the scikit-learn estimator it is compared with
   obj gap         (F_GD - F_ref) / |F_ref|, with F the mean-form objective
-                  computed by this script, not by the library:
+                  computed by gdestimators._reference, not by the
+                  estimators' own code:
                     least squares  1/(2n) sum ||W x_i + b - y_i||^2
                                    + alpha/2 ||W||^2
                     logistic       (1/n) sum logloss_i + ||W||^2 / (2 C n)
@@ -103,10 +104,7 @@ class Case:
     reference_label : str
         How the reference is named in the table.
     loss : {"squared", "logistic"}
-        Loss of the objective.
-    l2_strength : float
-        Strength ``lambda`` of the penalty ``lambda / 2 * ||W||^2`` in the
-        mean-form objective.
+        Loss of the objective (its penalty is the estimator's).
     """
 
     dataset: str
@@ -117,7 +115,6 @@ class Case:
     reference: object
     reference_label: str
     loss: str
-    l2_strength: float
 
 
 @dataclass(frozen=True)
@@ -168,55 +165,43 @@ class Comparison:
         return self.gap <= GAP_TOLERANCE
 
 
-def objective(coef, intercept, X, y, *, loss, l2_strength):
-    """Mean-form objective of a linear model, independent of the library.
+def objective(case, coef, intercept):
+    """Mean-form objective of a case's model, independent of the estimators.
 
     .. math::
 
         F(W, b) = \\frac{1}{n} \\sum_i \\ell(W x_i + b, y_i)
-        + \\frac{\\lambda}{2} \\lVert W \\rVert_F^2,
+        + \\text{penalty}(W),
 
-    with :math:`\\ell(h, y) = \\frac{1}{2} \\lVert h - y \\rVert^2` for
-    ``"squared"`` and the log-loss for ``"logistic"`` (sigmoid for one
-    coefficient row, softmax for several). The same function scores the GD
-    fit and its reference, so their objectives are on the same scale.
+    with :math:`\\ell(h, y) = \\frac{1}{2} \\lVert h - y \\rVert^2` and the
+    penalty ``alpha * (1 - l1_ratio) / 2 ||W||^2 + alpha * l1_ratio ||W||_1``
+    for ``"squared"``, the log-loss (sigmoid for one coefficient row, softmax
+    for several) and the same penalty with ``alpha = 1 / (C n)`` for
+    ``"logistic"``; ``alpha``, ``C`` and ``l1_ratio`` are the case's GD
+    estimator's. Computed by :mod:`gdestimators._reference`, which shares no
+    code with the estimators. The same function scores the GD fit and its
+    reference, so their objectives are on the same scale.
 
     Parameters
     ----------
+    case : Case
+        The data, the loss and the penalty.
     coef : ndarray of shape (n_features,) or (k, n_features)
         Coefficients ``W``.
     intercept : float or ndarray of shape (k,)
         Intercepts ``b``.
-    X : ndarray of shape (n_samples, n_features)
-        Features.
-    y : ndarray of shape (n_samples,) or (n_samples, k)
-        Targets (``"squared"``) or class labels (``"logistic"``; the positive
-        class of a single row is the larger label, as in scikit-learn).
-    loss : {"squared", "logistic"}
-        Which loss.
-    l2_strength : float
-        :math:`\\lambda`: ``alpha`` for least squares, ``1 / (C n)`` for the
-        logistic loss.
 
     Returns
     -------
     value : float
         The objective.
     """
-    n_samples = X.shape[0]
-    W = np.reshape(coef, (-1, X.shape[1]))
-    Z = X @ W.T + np.reshape(intercept, -1)
-    if loss == "squared":
-        data_term = 0.5 * np.sum((Z - np.reshape(y, Z.shape)) ** 2) / n_samples
-    else:
-        label_index = np.searchsorted(np.unique(y), y)
-        if W.shape[0] == 1:
-            z = Z[:, 0]
-            data_term = np.mean(np.logaddexp(0.0, z) - (label_index == 1) * z)
-        else:
-            chosen = Z[np.arange(n_samples), label_index]
-            data_term = np.mean(logsumexp(Z, axis=1) - chosen)
-    return float(data_term + 0.5 * l2_strength * np.sum(W**2))
+    params = case.estimator.get_params()
+    if case.loss == "squared":
+        return least_squares_objective(case.X, case.y, coef, intercept,
+                                       alpha=params["alpha"], l1_ratio=params["l1_ratio"])
+    return log_loss_objective(case.X, case.y, coef, intercept, C=params["C"],
+                              l1_ratio=params["l1_ratio"])
 
 
 def regression_cases():
@@ -230,15 +215,14 @@ def regression_cases():
     ridge_alpha = RIDGE_ALPHA * X.shape[0]
     cases = [
         Case("diabetes", "1 target", X, y, GDLinearRegression(),
-             LinearRegression(), "LinearRegression()", "squared", 0.0),
+             LinearRegression(), "LinearRegression()", "squared"),
         Case("diabetes", "1 target", X, y, GDLinearRegression(alpha=RIDGE_ALPHA),
-             Ridge(alpha=ridge_alpha), f"Ridge(alpha={ridge_alpha:g})",
-             "squared", RIDGE_ALPHA),
+             Ridge(alpha=ridge_alpha), f"Ridge(alpha={ridge_alpha:g})", "squared"),
     ]
     X, Y = datasets.load_linnerud(return_X_y=True)
     cases.append(Case("linnerud", f"{Y.shape[1]} targets", X, Y,
                       GDLinearRegression(), LinearRegression(),
-                      "LinearRegression()", "squared", 0.0))
+                      "LinearRegression()", "squared"))
     return cases
 
 
@@ -256,7 +240,7 @@ def classification_cases():
         cases.append(Case(
             name, f"{np.unique(y).size} classes", X, y, estimator,
             LogisticRegression(C=estimator.C, **LOGISTIC_REFERENCE),
-            "LogisticRegression", "logistic", 1.0 / (estimator.C * X.shape[0]),
+            "LogisticRegression", "logistic",
         ))
     return cases
 
@@ -317,8 +301,7 @@ def compare(case):
     ref, time_ref, warned_ref = timed_fit(case.reference, case.X, case.y)
 
     def score(fitted):
-        return objective(fitted.coef_, fitted.intercept_, case.X, case.y,
-                         loss=case.loss, l2_strength=case.l2_strength)
+        return objective(case, fitted.coef_, fitted.intercept_)
 
     coef_gd = np.reshape(gd.coef_, (-1, case.X.shape[1]))
     coef_ref = np.reshape(ref.coef_, (-1, case.X.shape[1]))
@@ -328,7 +311,7 @@ def compare(case):
         objective_ref=score(ref),
         coef_diff=float(np.max(np.abs(coef_gd - coef_ref))),
         coef_scale=float(np.max(np.abs(coef_ref))),
-        iter_gd=int(gd.n_iter_),
+        iter_gd=int(np.max(gd.n_iter_)),  # an array of shape (1,) for the classifier
         iter_ref=reference_iterations(ref),
         time_gd=time_gd,
         time_ref=time_ref,
@@ -391,7 +374,7 @@ def format_table(rows):
     def line(cells):
         return "  ".join(
             cell.ljust(width) if i < TEXT_COLUMNS else cell.rjust(width)
-            for i, (cell, width) in enumerate(zip(cells, widths))
+            for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
         ).rstrip()
 
     rule = "-" * len(line(HEADERS))

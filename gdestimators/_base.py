@@ -5,6 +5,7 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.callback import CallbackSupportMixin
 from sklearn.exceptions import ConvergenceWarning
@@ -28,12 +29,11 @@ from ._preconditioning import Preconditioner, preconditioner_from_moments
 from ._problem import build_problem
 from ._solvers import SOLVERS, IterationLog, decaying_step, inverse_lipschitz
 
-#: Solver used by ``solver="auto"``; chosen by ``benchmarks/``.
-AUTO_SOLVER = "bb"
-
 ACCEPTED_SPARSE = ("csr", "csc")
-#: ``tol`` is raised to this many machine epsilons of the data's dtype.
-TOL_FLOOR_ULPS = 16
+#: ``tol`` is raised to this many machine epsilons of the data's dtype: a
+#: certificate's own rounding (a gradient summed over many samples, an
+#: objective of many terms) is about this large relative to the objective.
+TOL_FLOOR_ULPS = 128
 
 
 def float_dtypes(xp):
@@ -63,7 +63,7 @@ class GDBase(CallbackSupportMixin, BaseEstimator):
     _parameter_constraints: dict = {
         "l1_ratio": [Interval(Real, 0, 1, closed="both")],
         "fit_intercept": ["boolean"],
-        "solver": [StrOptions({"auto", *SOLVERS})],
+        "solver": [StrOptions(set(SOLVERS))],
         "learning_rate": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
         "precondition": [StrOptions({"auto", "full", "diagonal", "none"})],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -101,11 +101,16 @@ class GDBase(CallbackSupportMixin, BaseEstimator):
 
     def _coefficient_rows(self, n_features):
         """``coef_`` as rows ``(k, n_features)`` and ``intercept_`` as ``(k,)``."""
-        xp = namespace(self.coef_)
-        coef = xp.reshape(self.coef_, (-1, n_features))
+        coef = self.coef_
+        if sp.issparse(coef):  # after sparsify()
+            coef = coef.toarray()
+        xp = namespace(coef)
+        coef = xp.reshape(coef, (-1, n_features))
         intercept = self.intercept_
         if isinstance(intercept, float):
             intercept = from_numpy(np.asarray([intercept], dtype=numpy_float_dtype(coef)), coef)
+        elif intercept.ndim == 0:  # a 0-d array of another namespace
+            intercept = xp.reshape(intercept, (1,))
         return coef, intercept
 
     def _warm_start_coefficients(self, n_features, n_outputs, force=False):
@@ -122,8 +127,8 @@ class GDBase(CallbackSupportMixin, BaseEstimator):
     def _effective_tol(self, X):
         """``tol``, raised to a few ulps of ``X``'s dtype.
 
-        Below a few ulps of the working precision the gradient is rounding
-        noise: float32 data cannot resolve a scaled gradient of 1e-8.
+        Relative differences of objective values below a few ulps of the
+        working precision are rounding noise.
         """
         return max(self.tol, TOL_FLOOR_ULPS * float(np.finfo(numpy_float_dtype(X)).eps))
 
@@ -143,7 +148,7 @@ class GDBase(CallbackSupportMixin, BaseEstimator):
         n_outputs = settings.targets.shape[0]
         theta = model.start(self._warm_start_coefficients(X.shape[1], n_outputs))
         tol = self._effective_tol(X)
-        solver_name = AUTO_SOLVER if self.solver == "auto" else self.solver
+        solver_name = self.solver
         context = self._init_callback_context(max_subtasks=self.max_iter + 1)
         metadata = {"sample_weight": sample_weight}
         context.call_on_fit_task_begin(estimator=self, X=X, y=y, metadata=metadata)
@@ -167,10 +172,12 @@ class GDBase(CallbackSupportMixin, BaseEstimator):
             callbacks.close()
         w, b = model.coefficients(result.theta)
         self._check_finite_coefficients(w, b)
-        self.n_iter_ = result.n_iter
+        self.n_iter_ = self._n_iter_attribute(result.n_iter, X)
         # A list, as in scikit-learn's MLP: its length is the number of
         # iterations, which is not a property of the data's namespace.
         self.loss_curve_ = list(result.objective_curve)
+        self.dual_gap_ = problem.user_objective(result.gap)
+        self.solver_ = " -> ".join(result.solvers) if result.solvers else solver_name
         self._warn_unless_converged(result, solver_name, tol, X.dtype)
         for name, value in self._coefficient_attributes(w, b, y.ndim).items():
             setattr(self, name, value)
@@ -180,25 +187,26 @@ class GDBase(CallbackSupportMixin, BaseEstimator):
 
     def _warn_unless_converged(self, result, solver_name, tol, dtype):
         """A ConvergenceWarning that says why the solver stopped and what to do."""
+        if result.converged:
+            return
+        kind = "certified" if result.certificate is not None else "predicted"
+        # (the prediction, without a certificate, is the solver's estimate)
+        gap = f"the {kind} relative objective gap is {result.relative_gap:.3g}"
         if result.stalled:
-            warnings.warn(
-                f"{type(self).__name__} (solver={solver_name!r}) stopped after "
-                f"{result.n_iter} iterations: no further decrease is possible at "
-                f"{dtype} precision, and the largest scaled gradient entry is "
-                f"{result.violation:.3g} > tol={tol:g}. Use float64 data or a "
-                "larger tol.",
-                ConvergenceWarning,
-                stacklevel=2,
+            message = (
+                f"stopped after {result.n_iter} iterations: no further decrease is "
+                f"possible at {dtype} precision, and {gap} > tol={tol:g}. Use "
+                "float64 data or a larger tol."
             )
-        elif not result.converged:
-            warnings.warn(
-                f"{type(self).__name__} (solver={solver_name!r}) did not converge "
-                f"in max_iter={self.max_iter} iterations: the largest scaled "
-                f"gradient entry is {result.violation:.3g} > tol={tol:g}. "
-                f"{self._convergence_advice()}",
-                ConvergenceWarning,
-                stacklevel=2,
+        else:
+            message = (
+                f"did not converge in max_iter={self.max_iter} iterations: {gap} > "
+                f"tol={tol:g}. {self._convergence_advice()}"
             )
+        warnings.warn(
+            f"{type(self).__name__} (solver={solver_name!r}) {message}",
+            ConvergenceWarning, stacklevel=2,
+        )
 
     def _partial_fit_step(self, X, y, sample_weight, settings):
         """One proximal gradient step on the batch of ``settings``.
@@ -235,7 +243,7 @@ class GDBase(CallbackSupportMixin, BaseEstimator):
                 inverse_lipschitz(problem) if self.learning_rate == "auto"
                 else float(self.learning_rate)
             )
-            self.n_iter_ = 0
+            self._stream_steps = 0
             self._stream_objectives = []
         # Continue from the last partial_fit, or from a full fit.
         previous = self._warm_start_coefficients(
@@ -243,15 +251,20 @@ class GDBase(CallbackSupportMixin, BaseEstimator):
         )
         theta, objective = decaying_step(
             problem, model.start(previous), base_step=self._stream_step,
-            step_number=self.n_iter_ + 1,
+            step_number=self._stream_steps + 1,
         )
-        self.n_iter_ += 1
+        self._stream_steps += 1
+        self.n_iter_ = self._n_iter_attribute(self._stream_steps, X)
         self._stream_objectives.append(problem.user_objective(objective))
         w, b = model.coefficients(theta)
         self._check_finite_coefficients(w, b)
         self.loss_curve_ = list(self._stream_objectives)
         for name, value in self._coefficient_attributes(w, b, y.ndim).items():
             setattr(self, name, value)
+
+    def _n_iter_attribute(self, n_iter, X):
+        """``n_iter_`` as scikit-learn gives it for this kind of estimator (an int)."""
+        return n_iter
 
     def _check_finite_coefficients(self, w, b):
         """Raise rather than return NaN or infinite coefficients."""

@@ -24,13 +24,14 @@ import dask.array as da
 import numpy as np
 from sklearn.utils.validation import check_consistent_length, validate_data
 
+from ._hessian import loss_gradient_hessian_sums
 from ._moments import (
     first_moment_sums,
     moments_from_scaled,
     scaled_moments,
     second_moment_sums,
 )
-from ._objectives import loss_and_gradient_sums
+from ._objectives import loss_and_gradient_sums, predict
 
 #: dtypes fitted as they are; other numeric dtypes become float64, as
 #: scikit-learn's validation converts them.
@@ -174,6 +175,41 @@ class DaskSamples:
         S = self.total_weight
         return float(J) / S, grad_w / S, grad_b / S
 
+    def loss_gradient_hessian(self, w, b, loss, **coordinates):
+        """Cost, gradients and Hessian blocks (divided by ``S``): one map-reduce."""
+        J, grad_w, grad_b, blocks = self._map_reduce(
+            _loss_gradient_hessian_chunk, _add, w, b, loss, coordinates
+        )
+        S = self.total_weight
+        return (float(J) / S, grad_w / S, grad_b / S,
+                {key: block / S for key, block in blocks.items()})
+
+    def hessian_work_per_entry(self, n_coordinates):
+        """Multiply-adds per entry of ``X`` in a Hessian pass (per output pair)."""
+        return float(n_coordinates)
+
+    def logits(self, w, b):
+        """The logits of every chunk, computed where the chunk lives and kept there."""
+        shared = dask.delayed((w, b), traverse=False)
+        parts = [dask.delayed(_logits_chunk)(X, shared) for X, _, _ in self._chunks]
+        return list(dask.persist(*parts))
+
+    def reduce_logits(self, z, function):
+        """``function(z_chunk, Y_chunk, s_chunk)`` over the chunks, the tuples added."""
+        parts = [
+            dask.delayed(_apply_to_logits)(function, z_chunk, Y, s)
+            for z_chunk, (_, Y, s) in zip(z, self._chunks, strict=True)
+        ]
+        return _tree_reduce(parts, _add)
+
+    def correlate_logits(self, z, function):
+        """``X^T F^T`` for ``F = function(z, Y, s)``: one map-reduce over the chunks."""
+        parts = [
+            dask.delayed(_correlate_chunk)(function, X, z_chunk, Y, s)
+            for z_chunk, (X, Y, s) in zip(z, self._chunks, strict=True)
+        ]
+        return _tree_reduce(parts, np.add)
+
     def feature_moments(self, centered, with_correlation):
         """Weighted moments, as :func:`._moments.weighted_feature_moments`."""
 
@@ -200,14 +236,19 @@ class DaskSamples:
             dask.delayed(_apply)(kernel, X, Y, s, shared)
             for X, Y, s in self._chunks
         ]
-        while len(parts) > 1:
-            pairs = [parts[i:i + 2] for i in range(0, len(parts), 2)]
-            parts = [
-                dask.delayed(combine)(*pair) if len(pair) == 2 else pair[0]
-                for pair in pairs
-            ]
-        (result,) = dask.compute(parts[0])
-        return result
+        return _tree_reduce(parts, combine)
+
+
+def _tree_reduce(parts, combine):
+    """Combine delayed per-chunk results in a binary tree; one ``compute``."""
+    while len(parts) > 1:
+        pairs = [parts[i:i + 2] for i in range(0, len(parts), 2)]
+        parts = [
+            dask.delayed(combine)(*pair) if len(pair) == 2 else pair[0]
+            for pair in pairs
+        ]
+    (result,) = dask.compute(parts[0])
+    return result
 
 
 def _place_on_cluster(*lists_of_arrays):
@@ -234,6 +275,23 @@ def _loss_and_gradient_chunk(X, Y, s, w, b, loss, with_targets):
     return loss_and_gradient_sums(X.T, Y.T if with_targets else None, s, w, b, loss)
 
 
+def _loss_gradient_hessian_chunk(X, Y, s, w, b, loss, coordinates):
+    return loss_gradient_hessian_sums(X.T, Y.T, s, w, b, loss, **coordinates)
+
+
+def _logits_chunk(X, coefficients):
+    w, b = coefficients
+    return predict(X.T, w, b)
+
+
+def _apply_to_logits(function, z, Y, s):
+    return function(z, Y.T, s)
+
+
+def _correlate_chunk(function, X, z, Y, s):
+    return X.T @ function(z, Y.T, s).T
+
+
 def _first_moment_chunk(X, Y, s, total_weight):
     return first_moment_sums(X, s / total_weight)
 
@@ -243,8 +301,14 @@ def _second_moment_chunk(X, Y, s, total_weight, mean, magnitude, full):
 
 
 def _add(first, second):
-    """Combine two tuples of sums."""
-    return tuple(a + b for a, b in zip(first, second, strict=True))
+    """Combine two tuples of sums (a dict of arrays adds key by key)."""
+    return tuple(_add_one(a, b) for a, b in zip(first, second, strict=True))
+
+
+def _add_one(first, second):
+    if isinstance(first, dict):
+        return {key: first[key] + second[key] for key in first}
+    return first + second
 
 
 def _add_then_maximum(first, second):

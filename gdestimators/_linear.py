@@ -3,6 +3,7 @@
 from numbers import Real
 
 from sklearn.base import MultiOutputMixin, RegressorMixin, _fit_context
+from sklearn.linear_model._base import SparseCoefMixin
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import validate_data
 
@@ -13,13 +14,12 @@ from ._base import (
     float_dtypes,
     namespace_of_inputs,
     predict_method,
-    weighted_mean,
 )
 from ._losses import SquaredError
 from ._problem import ObjectiveSettings
 
 
-class GDLinearRegression(MultiOutputMixin, RegressorMixin, GDBase):
+class GDLinearRegression(MultiOutputMixin, RegressorMixin, SparseCoefMixin, GDBase):
     """Linear least squares fitted by gradient descent.
 
     Minimises the mean-form elastic-net objective (scikit-learn's
@@ -46,15 +46,19 @@ class GDLinearRegression(MultiOutputMixin, RegressorMixin, GDBase):
         proximal (soft-thresholding) step, so exact zeros come out.
     fit_intercept : bool, default=True
         Whether to fit the unpenalised intercept ``b``.
-    solver : {"auto", "gd", "nesterov", "bb", "lbfgs"}, default="auto"
+    solver : {"auto", "gd", "nesterov", "bb", "newton", "lbfgs"}, default="auto"
         ``"gd"``: the note's gradient descent. ``"nesterov"``: accelerated
         gradient with backtracking and adaptive restart. ``"bb"``:
-        Barzilai–Borwein steps with a non-monotone line search. ``"lbfgs"``:
-        limited-memory BFGS with a strong Wolfe line search, in the same
-        preconditioned coordinates; without L1 only (``l1_ratio=0``), where
-        it needs fewer passes over ``X`` than ``"bb"`` on most problems
-        measured (``benchmarks/lbfgs_memory.py``). ``"auto"`` picks the
-        fastest (see ``benchmarks/``), currently ``"bb"``.
+        Barzilai–Borwein steps with a non-monotone line search. ``"newton"``:
+        Newton's method with the exact Hessian, formed in one pass over ``X``,
+        and a line search; proximal Newton when there is an L1 part.
+        ``"lbfgs"``: limited-memory BFGS with a strong Wolfe line search, in
+        the same preconditioned coordinates; smooth objectives only
+        (``l1_ratio=0``). ``"auto"`` chooses by the cost of a Hessian against
+        a pass over ``X``: Newton from the start for few features or an L1
+        part, otherwise BB steps handing over to Newton (or L-BFGS, where the
+        Hessian is too large) when they stop making fast progress. The fitted
+        ``solver_`` says which ran.
     learning_rate : "auto" or float, default="auto"
         ``"auto"`` derives the step from the data (``1/L`` by power iteration,
         then line search for ``"nesterov"``, ``"bb"`` and ``"lbfgs"``). A
@@ -63,7 +67,8 @@ class GDLinearRegression(MultiOutputMixin, RegressorMixin, GDBase):
         ``precondition="none"``), the first step of ``"bb"``, and the first
         trial step of ``"lbfgs"``'s line search while it has no curvature
         pairs (at the start and after a restart). A fixed rate that makes the
-        objective grow raises a ``ValueError`` naming the largest stable rate.
+        objective grow raises :class:`~gdestimators.DivergenceError` (a
+        ``ValueError``) naming the largest stable rate.
     precondition : {"auto", "full", "diagonal", "none"}, default="auto"
         Change of variables that changes the path, not the minimiser; it is
         what makes raw, unscaled, correlated data converge. ``"diagonal"``
@@ -75,13 +80,16 @@ class GDLinearRegression(MultiOutputMixin, RegressorMixin, GDBase):
         algorithm in the original coordinates.
     max_iter : int, default=5000
         Maximum number of iterations.
-    tol : float, default=1e-8
-        Stop when the largest absolute entry of the (sub)gradient in the
-        preconditioned coordinates, divided by the weighted standard
-        deviation of ``y``, is below ``tol``. With ``precondition="diagonal"``
-        this is the largest correlation between a standardised feature and
-        the residual. It is raised to 16 machine epsilons of the data's dtype
-        (about 1.9e-6 for float32), below which gradients are rounding noise.
+    tol : float, default=1e-12
+        The fit stops when its objective ``F`` (penalty included) is certified
+        to be within ``tol * F`` of the minimum: ``(F - min F) / F <= tol``.
+        The certificate is a duality gap, or for smooth objectives the
+        strong-convexity or Newton-model bound, stored in ``dual_gap_``;
+        where none exists (no penalty and a singular design), the solver's own
+        estimate of the gap is used instead. ``tol`` is raised to 128 machine
+        epsilons of the data's dtype (about 1.5e-5 for float32, 2.8e-14 for
+        float64), below which objective differences are rounding noise. A fit
+        that stops with a larger gap warns (ConvergenceWarning) and says why.
     warm_start : bool, default=False
         Start from the previous solution when fitting again.
     verbose : int, default=0
@@ -90,13 +98,25 @@ class GDLinearRegression(MultiOutputMixin, RegressorMixin, GDBase):
     Attributes
     ----------
     coef_ : ndarray of shape (n_features,) or (n_targets, n_features)
-        Coefficients ``W``.
-    intercept_ : float or ndarray of shape (n_targets,)
-        Intercept ``b``; 0.0 when ``fit_intercept=False``.
+        Coefficients ``W``; a scipy sparse matrix of the same shape after
+        :meth:`sparsify` (predictions work with either).
+    intercept_ : numpy scalar or ndarray of shape (n_targets,)
+        Intercept ``b``; 0 when ``fit_intercept=False``. For a 1-D ``y``, a
+        numpy scalar of the data's dtype (``np.float64`` or ``np.float32``),
+        as ``LinearRegression`` gives it (a 0-d array for array-API inputs).
     n_iter_ : int
-        Iterations run.
+        Iterations run (steps taken, after ``partial_fit``): one count, since
+        all targets are solved together, as ``ElasticNet`` and
+        ``HuberRegressor`` report theirs.
     loss_curve_ : list of float of length n_iter_
         Objective ``F`` (penalty included) after each iteration.
+    dual_gap_ : float
+        The certified bound on ``F - min F`` at the returned coefficients, in
+        the units of ``loss_curve_`` (the solver's estimate where no
+        certificate exists).
+    solver_ : str
+        The solver or solvers that ran, in order (``"bb -> newton"`` when
+        ``solver="auto"`` handed over).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -134,7 +154,7 @@ class GDLinearRegression(MultiOutputMixin, RegressorMixin, GDBase):
         learning_rate="auto",
         precondition="auto",
         max_iter=5000,
-        tol=1e-8,
+        tol=1e-12,
         warm_start=False,
         verbose=0,
     ):
@@ -244,23 +264,20 @@ class GDLinearRegression(MultiOutputMixin, RegressorMixin, GDBase):
         magnitude = to_float(xp.max(xp.abs(Y))) if rescale else 1.0
         if not 0.0 < magnitude < float("inf"):
             magnitude = 1.0
-        Y = Y / magnitude
-        centered = Y - weighted_mean(Y, sample_weight)[:, None] if self.fit_intercept else Y
-        spread = to_float(xp.sqrt(xp.mean(weighted_mean(centered**2, sample_weight))))
         return ObjectiveSettings(
-            loss, Y,
+            loss, Y / magnitude,
             l2_strength=self.alpha * (1.0 - self.l1_ratio),
             l1_strength=self.alpha * self.l1_ratio / magnitude,
-            gradient_scale=spread if spread > 0 else 1.0,
             output_scale=magnitude,
         )
 
     def _coefficient_attributes(self, w, b, target_ndim):
         """``coef_`` and ``intercept_`` in scikit-learn's shapes."""
-        if target_ndim == 1:
-            intercept = float(b[0]) if self.fit_intercept else 0.0
-            return {"coef_": w[:, 0], "intercept_": intercept}
         intercept = b if self.fit_intercept else namespace(b).zeros_like(b)
+        if target_ndim == 1:
+            # As LinearRegression: a numpy scalar of the data's dtype (a 0-d
+            # array in other namespaces), not a Python float.
+            return {"coef_": w[:, 0], "intercept_": intercept[0]}
         return {"coef_": w.T, "intercept_": intercept}
 
     @predict_method(lambda self: (

@@ -6,6 +6,7 @@ from numbers import Real
 import numpy as np
 from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model._base import SparseCoefMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
@@ -46,7 +47,7 @@ def _label_output(estimator):
     return None, estimator.classes_.dtype
 
 
-class GDLogisticRegression(ClassifierMixin, GDBase):
+class GDLogisticRegression(ClassifierMixin, SparseCoefMixin, GDBase):
     """Logistic regression fitted by gradient descent.
 
     Has the same minimiser as scikit-learn's
@@ -76,22 +77,27 @@ class GDLogisticRegression(ClassifierMixin, GDBase):
     class_weight : dict, "balanced" or None, default=None
         Weights per class, multiplied into ``sample_weight``; "balanced" uses
         ``n_samples / (n_classes * weighted class count)``.
-    solver : {"auto", "gd", "nesterov", "bb", "lbfgs"}, default="auto"
+    solver : {"auto", "gd", "nesterov", "bb", "newton", "lbfgs"}, default="auto"
         ``"gd"``: the note's gradient descent. ``"nesterov"``: accelerated
         gradient with backtracking and adaptive restart. ``"bb"``:
-        Barzilai–Borwein steps with a non-monotone line search. ``"lbfgs"``:
-        limited-memory BFGS with a strong Wolfe line search, in the same
-        preconditioned coordinates; without L1 only (``l1_ratio=0``), where
-        it needs fewer passes over ``X`` than ``"bb"`` on most problems
-        measured (``benchmarks/lbfgs_memory.py``). ``"auto"`` picks the
-        fastest (see ``benchmarks/``), currently ``"bb"``.
+        Barzilai–Borwein steps with a non-monotone line search. ``"newton"``:
+        Newton's method with the exact Hessian, formed in one pass over ``X``,
+        and a line search; proximal Newton when there is an L1 part.
+        ``"lbfgs"``: limited-memory BFGS with a strong Wolfe line search, in
+        the same preconditioned coordinates; smooth objectives only
+        (``l1_ratio=0``). ``"auto"`` chooses by the cost of a Hessian against
+        a pass over ``X``: Newton from the start for few features or an L1
+        part, otherwise BB steps handing over to Newton (or L-BFGS, where the
+        Hessian is too large) when they stop making fast progress. The fitted
+        ``solver_`` says which ran.
     learning_rate : "auto" or float, default="auto"
         ``"auto"`` derives the step from the data. A float is the note's fixed
         learning rate for ``"gd"`` and ``"nesterov"`` (in the preconditioned
         coordinates unless ``precondition="none"``), the first step of
         ``"bb"``, and the first trial step of ``"lbfgs"``'s line search while
         it has no curvature pairs (at the start and after a restart). A fixed
-        rate that makes the objective grow raises a ``ValueError`` naming the
+        rate that makes the objective grow raises
+        :class:`~gdestimators.DivergenceError` (a ``ValueError``) naming the
         largest stable rate.
     precondition : {"auto", "full", "diagonal", "none"}, default="auto"
         Change of variables that changes the path, not the minimiser; it is
@@ -104,11 +110,16 @@ class GDLogisticRegression(ClassifierMixin, GDBase):
         algorithm in the original coordinates.
     max_iter : int, default=5000
         Maximum number of iterations.
-    tol : float, default=1e-8
-        Stop when the largest absolute entry of the (sub)gradient of the mean
-        objective, in the preconditioned coordinates, is below ``tol``. It is
-        raised to 16 machine epsilons of the data's dtype (about 1.9e-6 for
-        float32), below which gradients are rounding noise.
+    tol : float, default=1e-12
+        The fit stops when its objective ``F`` (penalty included) is certified
+        to be within ``tol * F`` of the minimum: ``(F - min F) / F <= tol``.
+        The certificate is a duality gap, or for smooth objectives the
+        strong-convexity or Newton-model bound, stored in ``dual_gap_``;
+        where none exists (no penalty and a singular design), the solver's own
+        estimate of the gap is used instead. ``tol`` is raised to 128 machine
+        epsilons of the data's dtype (about 1.5e-5 for float32, 2.8e-14 for
+        float64), below which objective differences are rounding noise. A fit
+        that stops with a larger gap warns (ConvergenceWarning) and says why.
     warm_start : bool, default=False
         Start from the previous solution when fitting again.
     verbose : int, default=0
@@ -119,13 +130,25 @@ class GDLogisticRegression(ClassifierMixin, GDBase):
     classes_ : ndarray of shape (n_classes,)
         Class labels.
     coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
-        Coefficients; one row for binary problems (for ``classes_[1]``).
+        Coefficients; one row for binary problems (for ``classes_[1]``). A
+        scipy sparse matrix after :meth:`sparsify` (predictions work with
+        either).
     intercept_ : ndarray of shape (1,) or (n_classes,)
         Intercepts; zeros when ``fit_intercept=False``.
-    n_iter_ : int
-        Iterations run.
-    loss_curve_ : list of float of length n_iter_
+    n_iter_ : ndarray of shape (1,)
+        Iterations run (steps taken, after ``partial_fit``), as an int32
+        array like scikit-learn's ``LogisticRegression``: one count for the
+        single problem solved for all classes. In the namespace and on the
+        device of ``X`` for array-API inputs.
+    loss_curve_ : list of float of length n_iter_[0]
         Mean-form objective (penalty included) after each iteration.
+    dual_gap_ : float
+        The certified bound on ``F - min F`` at the returned coefficients, in
+        the units of ``loss_curve_`` (the solver's estimate where no
+        certificate exists).
+    solver_ : str
+        The solver or solvers that ran, in order (``"bb -> newton"`` when
+        ``solver="auto"`` handed over).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -165,7 +188,7 @@ class GDLogisticRegression(ClassifierMixin, GDBase):
         learning_rate="auto",
         precondition="auto",
         max_iter=5000,
-        tol=1e-8,
+        tol=1e-12,
         warm_start=False,
         verbose=0,
     ):
@@ -453,6 +476,13 @@ class GDLogisticRegression(ClassifierMixin, GDBase):
             return xp.take(from_numpy(self.classes_, like=z), index, axis=0)
         return self.classes_[to_numpy(index)]
 
+    def _n_iter_attribute(self, n_iter, X):
+        """``n_iter_`` as scikit-learn's classifiers give it: int32, shape ``(1,)``.
+
+        In the namespace and on the device of ``X`` (numpy for sparse and
+        dask data), as ``LogisticRegression`` does with array-API inputs.
+        """
+        return from_numpy(np.asarray([n_iter], dtype=np.int32), like=X)
 
     @staticmethod
     def _predicted_index(z):

@@ -12,7 +12,10 @@ is named by the :class:`Loss` protocol:
   which sizes the first step and the preconditioner;
 * ``encode_targets(y, dtype)``: targets as the rows ``Y`` the loss reads;
 * ``intercept_only(Y, s)``: the best intercept when all coefficients are
-  zero, where a fit starts.
+  zero, where a fit starts;
+* ``fenchel_young(z, Y, t)``: ``l(z) + l^*(t r) - t r^T z >= 0``, the loss's
+  share of a duality gap when the dual point is the residual ``r`` scaled
+  by ``t`` (:mod:`._certificate`).
 
 Arrays are column per sample: ``z`` and ``Y`` have shape ``(k, m)``.
 """
@@ -45,6 +48,15 @@ class Loss(Protocol):
 
     #: Bound on the largest eigenvalue of ``d^2 l/dz^2`` over all ``z``.
     curvature_bound: float
+    #: Whether ``d^2 l/dz^2`` is the same everywhere (then the bound is the
+    #: Hessian itself, and a quadratic model of the objective is exact).
+    constant_curvature: bool
+    #: Whether the outputs are coupled (``d^2 l/dz^2`` not diagonal): a
+    #: Hessian then has a block for every pair of outputs.
+    coupled_outputs: bool
+    #: Whether adding the same number to every output changes nothing (the
+    #: Hessian is then singular along such shifts).
+    shift_invariant: bool
 
     def loss_and_residual(self, z, Y):
         """Per-sample loss, shape ``(m,)``, and residual ``dl/dz``, shape ``(k, m)``."""
@@ -57,6 +69,9 @@ class Loss(Protocol):
 
     def intercept_only(self, Y, s):
         """Best intercept for zero coefficients (numpy ``(k,)``), or None if infinite."""
+
+    def fenchel_young(self, z, Y, t):
+        """Per-sample ``l(z) + l^*(t r) - t r^T z`` for ``0 <= t <= 1``, shape ``(m,)``."""
 
 
 def curvature_product(curvature, V):
@@ -76,6 +91,9 @@ class SquaredError:
     """
 
     curvature_bound = 1.0
+    constant_curvature = True
+    coupled_outputs = False
+    shift_invariant = False
 
     def loss_and_residual(self, z, Y):
         """Return the per-sample loss ``(m,)`` and the residual ``z - y``.
@@ -87,8 +105,8 @@ class SquaredError:
         return 0.5 * xp.sum(residual * residual, axis=0), residual
 
     def curvature(self, z):
-        """The identity, for every sample."""
-        return Curvature(namespace(z).ones_like(z))
+        """The identity, for every sample (one row: the same for every output)."""
+        return Curvature(namespace(z).ones_like(z[:1, ...]))
 
     def encode_targets(self, y, dtype):
         """``y`` of shape ``(m,)`` or ``(m, k)`` as rows ``(k, m)`` (its namespace)."""
@@ -99,6 +117,11 @@ class SquaredError:
     def intercept_only(self, Y, s):
         """The weighted mean of each target."""
         return to_numpy((Y @ s) / namespace(Y).sum(s)).astype(np.float64)
+
+    def fenchel_young(self, z, Y, t):
+        """``(1 - t)^2 ||r||^2 / 2``, with ``l^*(u) = ||u||^2 / 2 + u^T y``."""
+        residual = z - Y
+        return 0.5 * (1.0 - t) ** 2 * namespace(z).sum(residual * residual, axis=0)
 
 
 def _softplus(z, xp):
@@ -127,6 +150,12 @@ def softmax(z):
     return exp_z / xp.sum(exp_z, axis=0)
 
 
+def _relative_entropy(p, log_q, xp):
+    """``sum_c p_c (log p_c - log q_c)`` per column, with ``0 log 0 = 0``."""
+    safe = xp.where(p > 0, p, xp.ones_like(p))
+    return xp.sum(xp.where(p > 0, p * (xp.log(safe) - log_q), xp.zeros_like(p)), axis=0)
+
+
 def _class_shares(Y, s):
     """Weighted share of each class (numpy, float64), from rows ``Y``."""
     share = to_numpy((Y @ s) / namespace(Y).sum(s)).astype(np.float64)
@@ -142,6 +171,9 @@ class BinaryLogistic:
     """
 
     curvature_bound = 0.25
+    constant_curvature = False
+    coupled_outputs = False
+    shift_invariant = False
 
     def loss_and_residual(self, z, Y):
         """Return the per-sample loss ``(m,)`` and the residual ``a - y``."""
@@ -164,6 +196,18 @@ class BinaryLogistic:
             return None
         return np.log(share[1:]) - np.log(share[:1])
 
+    def fenchel_young(self, z, Y, t):
+        """The relative entropy of ``p = y + t (a - y)`` to ``a = sigma(z)``.
+
+        ``l^*(u) = p log p + (1 - p) log(1 - p)`` with ``p = y + u``.
+        """
+        xp = namespace(z)
+        p = Y + t * (sigmoid(z) - Y)
+        # log a = -softplus(-z), log(1 - a) = -softplus(z).
+        both = xp.concat([p, 1.0 - p], axis=0)
+        log_q = xp.concat([-_softplus(-z, xp), -_softplus(z, xp)], axis=0)
+        return _relative_entropy(both, log_q, xp)
+
 
 class Multinomial:
     """Softmax cross-entropy over ``K`` classes: ``l = logsumexp(z) - z_y``.
@@ -179,6 +223,10 @@ class Multinomial:
     """
 
     curvature_bound = 0.5
+    constant_curvature = False
+    coupled_outputs = True
+    #: Adding the same number to every class's logit changes nothing.
+    shift_invariant = True
 
     def __init__(self, n_classes):
         self.n_classes = n_classes
@@ -213,6 +261,15 @@ class Multinomial:
             return None
         log_share = np.log(share)
         return log_share - np.mean(log_share)
+
+    def fenchel_young(self, z, Y, t):
+        """The relative entropy of ``p = y + t (a - y)`` to ``a = softmax(z)``.
+
+        ``l^*(u) = sum_c p_c log p_c`` with ``p = y + u`` in the simplex.
+        """
+        xp = namespace(z)
+        log_a = z - log_sum_exp(z)
+        return _relative_entropy(Y + t * (xp.exp(log_a) - Y), log_a, xp)
 
 
 def classification_loss(n_classes):

@@ -60,6 +60,11 @@ class Preconditioner:
         The symmetric ``R`` (None means the identity).
     rotation_inverse : ndarray of shape (n_features, n_features) or None
         ``R^{-1}``, for warm starts.
+    bound_spectrum : tuple of ndarray or None
+        With ``R``: the eigenvalues and eigenvectors (numpy, float64) of the
+        curvature bound in the new coordinates, ``R K R``. For least squares
+        the bound is the Hessian itself, so this is the exact Hessian of
+        the coefficients (the centred intercept's is 1, uncoupled).
     """
 
     mean: np.ndarray
@@ -67,6 +72,7 @@ class Preconditioner:
     intercept_scale: float
     rotation: np.ndarray = None
     rotation_inverse: np.ndarray = None
+    bound_spectrum: tuple = None
 
     @classmethod
     def identity(cls, like):
@@ -122,8 +128,10 @@ class Preconditioner:
             return grad_v
         return xp.concat([grad_v, self.intercept_scale * grad_b[None, :]], axis=0)
 
+
+
 def _inverse_square_roots(matrix, dtype):
-    """``K^{-1/2}`` and ``K^{1/2}`` of a symmetric PSD matrix.
+    """``K^{-1/2}``, ``K^{1/2}`` and the spectrum of ``K^{-1/2} K K^{-1/2}``.
 
     Eigenvalues below ``100 sqrt(eps)`` times the largest (directions along
     which the data barely vary, such as collinear columns) are lifted to that
@@ -142,7 +150,10 @@ def _inverse_square_roots(matrix, dtype):
     lifted = np.maximum(eigenvalues, floor)
     inverse_root = (eigenvectors / np.sqrt(lifted)) @ eigenvectors.T
     root = (eigenvectors * np.sqrt(lifted)) @ eigenvectors.T
-    return inverse_root, root
+    # With the floor, K^{-1/2} K K^{-1/2} has eigenvalue 1 above it and
+    # lambda / floor below it, on the same eigenvectors.
+    spectrum = (np.maximum(eigenvalues, 0.0) / lifted, eigenvectors)
+    return inverse_root, root, spectrum
 
 
 def make_preconditioner(samples, *, fit_intercept, curvature, l2_strength, kind):
@@ -183,7 +194,7 @@ def preconditioner_from_moments(mean, std, correlation, *, curvature,
     scale = np.ones_like(diagonal_root)
     positive = diagonal_root > 0
     scale[positive] = 1.0 / diagonal_root[positive]
-    rotation = rotation_inverse = None
+    rotation = rotation_inverse = spectrum = None
     if correlation is not None:
         # The bound D (kappa Sigma + lambda_2 I) D, written with a_j =
         # sqrt(kappa) std_j d_j and e_j = sqrt(lambda_2) d_j, all in [0, 1].
@@ -191,12 +202,12 @@ def preconditioner_from_moments(mean, std, correlation, *, curvature,
         correlation = np.where(constant[:, None] | constant[None, :], 0.0, correlation)
         bound = np.outer(data_part, data_part) * correlation
         bound[np.diag_indices_from(bound)] += (np.sqrt(l2_strength) * scale) ** 2
-        rotation, rotation_inverse = _inverse_square_roots(bound, dtype)
+        rotation, rotation_inverse, spectrum = _inverse_square_roots(bound, dtype)
         rotation = from_numpy(rotation.astype(dtype), like)
         rotation_inverse = from_numpy(rotation_inverse.astype(dtype), like)
     return Preconditioner(
         from_numpy(mean.astype(dtype), like), from_numpy(scale.astype(dtype), like),
-        float(1.0 / np.sqrt(curvature)), rotation, rotation_inverse,
+        float(1.0 / np.sqrt(curvature)), rotation, rotation_inverse, spectrum,
     )
 
 

@@ -12,12 +12,32 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._array_api import array_device as _device
-from ._array_api import from_numpy, namespace, numpy_float_dtype, to_numpy
+from ._array_api import from_numpy, namespace, numpy_float_dtype, read_scalars, to_numpy
+from ._certificate import (
+    Certificate,
+    duality_gap,
+    optimal_intercept_shift,
+    shift_sums,
+)
+from ._hessian import assemble_hessian
 from ._losses import SquaredError
 from ._penalties import ElasticNet
 from ._preconditioning import Preconditioner, make_preconditioner, resolve_kind
 from ._samples import make_samples
 from ._solvers import Problem, largest_eigenvalue
+
+#: Largest Hessian (``(n_features + 1) * k`` coordinates) formed only to
+#: certify an unpenalised fit; above it, the stop test relies on the
+#: gradient (see :meth:`LinearModelProblem.certify`).
+MAX_CERTIFICATE_HESSIAN = 1024
+#: A Hessian pass against a gradient pass, measured on 2 cores (numpy,
+#: OpenBLAS; ``benchmarks/hessian_cost.py``): about ``FIXED`` passes (the
+#: blocks' own overheads) plus one pass per ``COORDINATES_PER_PASS``
+#: coordinates per pair of coupled outputs (the products ``A^T diag(q) A``:
+#: 8.5 passes for 156 coordinates, 10.7 for 301, 82 for 65 coordinates and
+#: 55 pairs, 775 for 785 and 55 pairs).
+HESSIAN_FIXED_COST = 5.0
+COORDINATES_PER_PASS = 50.0
 
 
 @dataclass(frozen=True)
@@ -37,9 +57,6 @@ class ObjectiveSettings:
     l2_strength, l1_strength : float
         The penalty's strengths in the mean form (``l1`` already divided by
         ``output_scale``).
-    gradient_scale : float, default=1.0
-        Divides the stop test's gradient (the spread of the targets for
-        least squares), making ``tol`` unit-free.
     output_scale : float, default=1.0
         The targets were divided by it: the solution is multiplied by it,
         and objective values by its square, to come back to user units.
@@ -49,7 +66,6 @@ class ObjectiveSettings:
     targets: object
     l2_strength: float
     l1_strength: float
-    gradient_scale: float = 1.0
     output_scale: float = 1.0
 
 
@@ -68,6 +84,8 @@ class LinearModelProblem:
     fit_intercept: bool
     n_outputs: int
     output_scale: float = 1.0
+    #: The uniform L1 strength on ``w`` in the original coordinates.
+    l1_strength: float = 0.0
 
     @property
     def n_rows(self):
@@ -129,6 +147,140 @@ class LinearModelProblem:
             grad_w + penalty_gradient, grad_b, self.fit_intercept
         )
         return J + penalty_value, gradient
+
+    def second_order(self, theta):
+        """Value, gradient and :class:`._hessian.HessianMatrix` of the smooth part.
+
+        One pass over the data: the Hessian is accumulated with the cost and
+        its gradient, in the centred and scaled coordinates, then rotated
+        into the solver's coordinates on the host (its size is that of the
+        coefficients squared).
+        """
+        pre = self.preconditioner
+        w, b = pre.to_original(theta, self.fit_intercept)
+        J, grad_w, grad_b, blocks = self.samples.loss_gradient_hessian(
+            w, b, self.loss, center=pre.mean, scale=pre.scale,
+            intercept_scale=pre.intercept_scale, fit_intercept=self.fit_intercept,
+        )
+        penalty_value, penalty_gradient = self.penalty.smooth_value_and_gradient(w)
+        gradient = pre.gradient_to_scaled(grad_w + penalty_gradient, grad_b, self.fit_intercept)
+        hessian = assemble_hessian(
+            {key: to_numpy(block) for key, block in blocks.items()},
+            n_outputs=self.n_outputs,
+            rotation=None if pre.rotation is None else to_numpy(pre.rotation),
+            scale=np.asarray(to_numpy(pre.scale), dtype=np.float64),
+            l2_strength=self.penalty.l2_strength, fit_intercept=self.fit_intercept,
+            shift_invariant=self.loss.shift_invariant,
+        )
+        return J + penalty_value, gradient, hessian
+
+    def hessian_cost(self):
+        """What a Hessian costs, in passes over the data (an estimate).
+
+        A pass streams ``X`` once, about one memory read per stored entry.
+        Forming the Hessian costs, per pair of coupled outputs, one product
+        ``A^T diag(q) A``: ``p`` multiply-adds per stored entry of a dense
+        block (at the speed of a matrix product), or for sparse rows about
+        as many as they have stored entries. The constants are measured.
+        """
+        k = self.n_outputs
+        pairs = k * (k + 1) // 2 if self.loss.coupled_outputs else 1
+        width = self.samples.hessian_work_per_entry(self.n_rows)
+        return HESSIAN_FIXED_COST + pairs * width / COORDINATES_PER_PASS
+
+    def certify(self, theta):
+        """A bound on ``F(theta) - min F``: a :class:`._certificate.Certificate`, or None.
+
+        For least squares without L1 and for unpenalised objectives, the gap
+        of the quadratic model, ``g^T H^+ g / 2``, exact for least squares:
+        with the full change of variables its Hessian is known without a
+        pass; otherwise it is formed when it has at most
+        ``MAX_CERTIFICATE_HESSIAN`` coordinates, else (without a penalty)
+        there is no certificate: None. Otherwise, the duality gap at
+        ``theta`` with the intercept moved to its best value (two passes over
+        the data: the logits, then one product with ``X``).
+        """
+        l1, l2 = self.l1_strength, self.penalty.l2_strength
+        if l1 == 0 and (l2 == 0 or self.loss.constant_curvature):
+            # Least squares without L1 is quadratic: its model's gap is the
+            # gap itself, free of the cancellations of a duality gap.
+            certificate = self._quadratic_model_certificate(theta)
+            if certificate is not None or l2 == 0:
+                return certificate
+        return self._duality_gap_certificate(theta, l1, l2)
+
+    def _duality_gap_certificate(self, theta, l1, l2):
+        """The duality gap: two passes (the logits, then one product ``X^T``).
+
+        The dual point is the residual at the best intercept for the
+        current coefficients. Rounding leaves a little of the intercept's
+        optimality (``g_b``), which the bound pays as ``|b_0^T g_b|`` with
+        ``b_0`` the logit at a reference point ``x_0`` about which the
+        features are taken (the bound holds for any ``x_0``). ``x_0`` is
+        the curvature-weighted mean of the samples, where the logits are
+        those of uncertain samples, small: an intercept swollen by raw
+        offsets does not inflate the rounding.
+        """
+        xp = namespace(theta)
+        loss, k = self.loss, self.n_outputs
+        w, b = self.preconditioner.to_original(theta, self.fit_intercept)
+        z = self.samples.logits(w, b)
+        shift = np.zeros(k)
+        if self.fit_intercept:
+            shift = optimal_intercept_shift(
+                lambda delta: shift_sums(self.samples, z, delta, loss), k,
+                shift_invariant=loss.shift_invariant,
+            )
+            b = b + xp.astype(from_numpy(shift, like=b), b.dtype)
+        S = float(self.samples.total_weight)
+        products = self.samples.correlate_logits(
+            z, lambda z_, Y, s: _dual_rows(loss, _shifted(z_, shift), Y, s)
+        )
+        gradient_w, weighted_feature_sum = products[:, :k] / S, products[:, k]
+        loss_sum, residual_sum, weight_sum, weighted_logits = (
+            np.asarray(to_numpy(total), dtype=np.float64)
+            for total in self.samples.reduce_logits(
+                z, lambda z_, Y, s: _dual_sums(loss, _shifted(z_, shift), Y, s)
+            )
+        )
+        correlation, rounding = gradient_w, 0.0
+        if self.fit_intercept:
+            gradient_b = residual_sum / S
+            reference_point = to_numpy(weighted_feature_sum) / float(weight_sum)
+            correlation = gradient_w - xp.astype(
+                from_numpy(np.outer(reference_point, gradient_b), like=gradient_w),
+                gradient_w.dtype,
+            )
+            rounding = float(np.sum(weighted_logits / float(weight_sum) * gradient_b))
+
+        def loss_gap_at(t):
+            (total,) = self.samples.reduce_logits(
+                z, lambda z_, Y, s: (
+                    namespace(z_).sum(loss.fenchel_young(_shifted(z_, shift), Y, t) * s),
+                )
+            )
+            return float(total) / S
+
+        gap, gap_rounding = duality_gap(correlation, w, l1=l1, l2=l2,
+                                        loss_gap_at=loss_gap_at, intercept_residual=rounding)
+        (penalty,) = read_scalars(0.5 * l2 * xp.sum(w * w) + l1 * xp.sum(xp.abs(w)))
+        objective = float(loss_sum) / S + penalty
+        return Certificate(gap, objective, self.initial_theta(w, b), "duality gap",
+                           gap_rounding)
+
+    def _quadratic_model_certificate(self, theta):
+        spectrum = self.preconditioner.bound_spectrum
+        if self.loss.constant_curvature and spectrum is not None:
+            value, gradient = self.smooth(theta)
+            gap = _gap_from_spectrum(to_numpy(gradient), spectrum, self.fit_intercept)
+        elif self.n_rows * self.n_outputs <= MAX_CERTIFICATE_HESSIAN:
+            value, gradient, hessian = self.second_order(theta)
+            gradient = np.asarray(to_numpy(gradient), dtype=np.float64)
+            gap = 0.5 * float(np.sum(gradient * hessian.solve(gradient)))
+        else:
+            return None
+        (objective,) = read_scalars(value)
+        return Certificate(max(gap, 0.0), objective, theta, "Newton decrement")
 
     def curvature_bound_matvec(self, theta):
         """Product with the bound ``kappa A^T diag(s/S) A + lambda_2 E`` on the Hessian.
@@ -205,11 +357,66 @@ def build_problem(X, settings, sample_weight, *, fit_intercept, precondition,
     )
     model = LinearModelProblem(
         samples, loss, preconditioner, penalty, fit_intercept, Y.shape[0],
-        settings.output_scale,
+        settings.output_scale, settings.l1_strength,
     )
     problem = Problem(
-        model.smooth, penalty, model.lipschitz, settings.gradient_scale,
+        model.smooth, penalty, model.lipschitz,
         unit_diagonal=not preconditioner.is_identity,
         output_scale=settings.output_scale,
+        n_coordinates=model.n_rows * model.n_outputs,
+        hessian_cost=model.hessian_cost(),
+        second_order=model.second_order, certify=model.certify,
     )
     return problem, model
+
+
+def _shifted(z, shift):
+    """The logits ``z`` with every sample's moved by ``shift`` (numpy ``(k,)``)."""
+    xp = namespace(z)
+    return z + xp.astype(from_numpy(shift, like=z), z.dtype)[:, None]
+
+
+def _curvature_weight(loss, z):
+    """A weight per sample that vanishes where the loss is saturated: ``tr d^2 l/dz^2``.
+
+    The smallest normal number is added, so that the weights still define a
+    mean where every sample is saturated.
+    """
+    xp = namespace(z)
+    diagonal, low_rank = loss.curvature(z)
+    weight = xp.sum(diagonal, axis=0) * (z.shape[0] if diagonal.shape[0] == 1 else 1)
+    if low_rank is not None:
+        weight = weight - xp.sum(low_rank * low_rank, axis=0)
+    return xp.clip(weight, min=0.0) + float(np.finfo(np.float64).tiny)
+
+
+def _dual_rows(loss, z, Y, s):
+    """Rows whose products with ``X`` the duality gap needs: ``s r`` and ``s q``."""
+    xp = namespace(z)
+    _, residual = loss.loss_and_residual(z, Y)
+    return xp.concat([residual * s, (_curvature_weight(loss, z) * s)[None, :]], axis=0)
+
+
+def _dual_sums(loss, z, Y, s):
+    """``sum s l``, ``sum s r``, ``sum s q`` and ``sum s q z`` over samples."""
+    xp = namespace(z)
+    per_sample, residual = loss.loss_and_residual(z, Y)
+    weight = _curvature_weight(loss, z) * s
+    return xp.sum(per_sample * s), residual @ s, xp.sum(weight), z @ weight
+
+
+def _gap_from_spectrum(gradient, spectrum, fit_intercept):
+    """``g^T H^+ g / 2`` for least squares with the full change of variables.
+
+    The coefficients' Hessian is ``V diag(rho) V^T`` (``spectrum``); the
+    centred intercept's is 1 and uncoupled. Eigenvalues that are zero to
+    rounding are directions along which the objective is flat.
+    """
+    eigenvalues, eigenvectors = spectrum
+    n_features = eigenvectors.shape[0]
+    coordinates = eigenvectors.T @ np.asarray(gradient[:n_features], dtype=np.float64)
+    keep = eigenvalues > 1e-10 * max(float(eigenvalues.max()), 0.0)
+    gap = 0.5 * float(np.sum(coordinates[keep] ** 2 / eigenvalues[keep, None]))
+    if fit_intercept:
+        gap += 0.5 * float(np.sum(np.asarray(gradient[n_features:], dtype=np.float64) ** 2))
+    return gap

@@ -5,7 +5,12 @@ A fit touches the data only through the methods of a samples object:
 * ``loss_and_gradient(w, b, loss, with_targets=True)``: the cost and its
   gradients, once per evaluation of the objective;
 * ``feature_moments(centered, with_correlation)``: the weighted feature
-  moments the preconditioner is built from, once per fit.
+  moments the preconditioner is built from, once per fit;
+* ``loss_gradient_hessian(w, b, loss, ...)``: the cost, its gradient and its
+  Hessian in one pass, for Newton's method;
+* ``logits(w, b)`` and ``reduce_logits(z, function)``: the logits of every
+  sample, kept, and sums over samples of functions of them (the intercept
+  shift and the duality gap of the stop test need no further pass over X).
 
 :class:`InMemorySamples` holds numpy, scipy.sparse or array-API arrays and
 reads them block by block; :class:`._dask.DaskSamples` holds a dask array on
@@ -13,9 +18,12 @@ a cluster and maps the same functions over its chunks of samples, summing
 the results: one map-reduce per read.
 """
 
+import scipy.sparse as sp
+
 from ._array_api import is_dask_collection, namespace
+from ._hessian import loss_gradient_hessian_sums
 from ._moments import weighted_feature_moments
-from ._objectives import loss_and_gradient_sums
+from ._objectives import _as_dense, loss_and_gradient_sums, predict
 
 
 class InMemorySamples:
@@ -61,6 +69,44 @@ class InMemorySamples:
         )
         S = self.total_weight
         return J / S, grad_w / S, grad_b / S
+
+    def loss_gradient_hessian(self, w, b, loss, **coordinates):
+        """``J``, its gradients and its Hessian blocks, each divided by ``S``.
+
+        ``coordinates`` are the keyword arguments ``center``, ``scale``,
+        ``intercept_scale`` and ``fit_intercept`` of
+        :func:`._hessian.loss_gradient_hessian_sums`.
+        """
+        J, grad_w, grad_b, blocks = loss_gradient_hessian_sums(
+            self.XT, self.Y, self.sample_weight, w, b, loss, **coordinates
+        )
+        S = self.total_weight
+        return J / S, grad_w / S, grad_b / S, {key: block / S for key, block in blocks.items()}
+
+    def hessian_work_per_entry(self, n_coordinates):
+        """Multiply-adds per stored entry of ``X`` in a Hessian pass (per output pair)."""
+        if sp.issparse(self.X):
+            return self.X.nnz / max(self.X.shape[0], 1)
+        return float(n_coordinates)
+
+    def logits(self, w, b):
+        """``z = w^T X + b`` of every sample, shape ``(k, m)`` (one pass over ``X``)."""
+        return predict(self.XT, w, b)
+
+    def reduce_logits(self, z, function):
+        """``function(z, Y, s)``: sums over samples of functions of the logits.
+
+        ``function`` returns a tuple of sums over its samples; for data in
+        chunks it is applied chunk by chunk and the tuples added.
+        """
+        return function(z, self.Y, self.sample_weight)
+
+    def correlate_logits(self, z, function):
+        """``X^T F^T`` for ``F = function(z, Y, s)`` of shape ``(j, m)``: one pass over ``X``.
+
+        The gradient formula's product, for rows computed from kept logits.
+        """
+        return _as_dense(self.XT @ function(z, self.Y, self.sample_weight).T)
 
     def feature_moments(self, centered, with_correlation):
         """:func:`._moments.weighted_feature_moments` of the data."""

@@ -74,7 +74,7 @@ def test_linear_regression_equals_numpy_fit(dtype, params, targets):
         X, y = load_linnerud(return_X_y=True)
     X = X.astype(dtype)
     sample_weight = weights_for(X.shape[0])
-    params = {"tol": 1e-10, **params}
+    params = {"tol": 1e-14, **params}
     numpy_fit = GDLinearRegression(**params).fit(X, y, sample_weight=sample_weight)
     dask_fit = GDLinearRegression(**params).fit(
         chunked(X, 50), chunked(y, 50), sample_weight=chunked(sample_weight, 50)
@@ -111,7 +111,7 @@ def test_logistic_regression_equals_numpy_fit(dtype, params, dataset):
         X, y = three_classes()
     X = X.astype(dtype)
     sample_weight = weights_for(X.shape[0])
-    params = {"tol": 1e-10, **params}
+    params = {"tol": 1e-14, **params}
     numpy_fit = GDLogisticRegression(**params).fit(X, y, sample_weight=sample_weight)
     dask_fit = GDLogisticRegression(**params).fit(
         chunked(X), chunked(y), sample_weight=sample_weight

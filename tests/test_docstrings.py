@@ -34,8 +34,11 @@ def _public_objects():
         for name, member in inspect.getmembers(cls):
             if name.startswith("_") or not callable(member):
                 continue
-            # Methods inherited from scikit-learn are scikit-learn's to document.
-            if member.__module__ is None or not member.__module__.startswith("gdestimators"):
+            # Methods inherited from scikit-learn (or, for DivergenceError, from
+            # the builtin ValueError, whose methods have no __module__) are
+            # theirs to document.
+            module = getattr(member, "__module__", None)
+            if module is None or not module.startswith("gdestimators"):
                 continue
             yield f"gdestimators.{class_name}.{name}"
 
@@ -47,6 +50,7 @@ def test_the_public_api_is_covered():
     assert "gdestimators.GDLinearRegression.fit" in PUBLIC
     assert "gdestimators.GDLogisticRegression.predict_proba" in PUBLIC
     assert "gdestimators.GDLogisticRegression.partial_fit" in PUBLIC
+    assert "gdestimators.DivergenceError" in PUBLIC
 
 
 @pytest.mark.parametrize("name", PUBLIC)

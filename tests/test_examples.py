@@ -1,13 +1,17 @@
 """Every script in ``examples/`` runs headless in smoke mode and writes its figures.
 
 Each script runs in a subprocess with ``MPLBACKEND=Agg``, ``GDESTIMATORS_SMOKE=1``
-(small data, few iterations) and ``GDESTIMATORS_EXAMPLES_OUT`` set to a
-temporary folder; the test checks the exit status and that every figure the
-script is declared to write below exists and is not empty. A new example must
-be declared in ``EXPECTED_FIGURES``.
+(small data, few iterations), this checkout first on ``PYTHONPATH`` and
+``--out`` naming a temporary folder, from another temporary folder as the
+current directory; the test checks the exit status, that every figure the
+script is declared to write below exists and is not empty, and that nothing
+was written to the current directory. A new example must be declared in
+``EXPECTED_FIGURES``. ``docs/check_gallery_figures.py`` reads the same
+declaration to check the documentation's gallery.
 """
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -17,7 +21,8 @@ import pytest
 
 pytest.importorskip("matplotlib")
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
 
 #: Figures each example must write (file names under GDESTIMATORS_EXAMPLES_OUT).
 EXPECTED_FIGURES = {
@@ -34,19 +39,29 @@ EXPECTED_FIGURES = {
 }
 #: Figures an example may write in addition (then they must not be empty).
 OPTIONAL_FIGURES = {}
+#: Text that must not appear in an example's standard error.
+FORBIDDEN_STDERR = {
+    # Dask warns when a task graph embeds large data; the example scatters it.
+    "plot_gpu_and_dask.py": ["Sending large graph"],
+}
+#: What the test itself writes to each script's current directory.
+OWN_FILES = {"stdout.txt", "stderr.txt", "figures"}
 
 SCRIPTS = sorted(path.name for path in EXAMPLES.glob("*.py"))
 # Each script takes seconds in smoke mode; this only guards against a hang.
 TIMEOUT_S = 300
 
 
-def _environment(out):
+def _environment():
     env = dict(os.environ)
+    env.pop("GDESTIMATORS_EXAMPLES_OUT", None)
     env.update(
         MPLBACKEND="Agg",
         GDESTIMATORS_SMOKE="1",
-        GDESTIMATORS_EXAMPLES_OUT=str(out),
         PYTHONWARNINGS="default",
+        # This checkout's package, not whichever one is installed (dask's
+        # worker processes inherit it too).
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")])),
     )
     # The examples' arrays are small: BLAS threads only add start-up and,
     # on a busy machine, oversubscription (which can slow L-BFGS 100-fold).
@@ -84,8 +99,8 @@ def started_examples(request, tmp_path_factory):
         with open(folder / "stdout.txt", "w") as stdout, \
                 open(folder / "stderr.txt", "w") as stderr:
             process = subprocess.Popen(
-                [sys.executable, str(EXAMPLES / script)],
-                cwd=folder, env=_environment(folder / "figures"),
+                [sys.executable, str(EXAMPLES / script), "--out", str(folder / "figures")],
+                cwd=folder, env=_environment(),
                 stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL,
             )
         started[script] = (process, folder, time.perf_counter())
@@ -128,3 +143,28 @@ def test_example_runs_and_writes_its_figures(script, started_examples):
     assert not unexpected, f"{script} wrote undeclared files {sorted(unexpected)}"
     for name in written:
         assert (out / name).stat().st_size > 0, f"{script} wrote an empty {name}"
+    left_behind = {path.name for path in folder.iterdir()} - OWN_FILES
+    assert not left_behind, (
+        f"{script} wrote {sorted(left_behind)} to the current directory\n{report}"
+    )
+    for text in FORBIDDEN_STDERR.get(script, []):
+        assert text not in stderr, f"{script} printed {text!r}\n{report}"
+
+
+def test_figures_go_next_to_the_script_by_default(tmp_path):
+    """Without ``--out`` or the variable, a copy of a script writes beside itself."""
+    script = "plot_learning_rate.py"
+    copy = tmp_path / "copy" / script
+    copy.parent.mkdir()
+    shutil.copy(EXAMPLES / script, copy)
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    result = subprocess.run(
+        [sys.executable, str(copy)], cwd=cwd, env=_environment(),
+        capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=TIMEOUT_S,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert sorted(path.name for path in copy.parent.iterdir()) == sorted(
+        [script, *EXPECTED_FIGURES[script]]
+    )
+    assert not list(cwd.iterdir())

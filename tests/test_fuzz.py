@@ -40,6 +40,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gdestimators import GDLinearRegression, GDLogisticRegression
+from gdestimators._solvers import SOLVERS
 
 N_EXAMPLES = int(os.environ.get("GDESTIMATORS_FUZZ_EXAMPLES", "200"))
 REPORT = os.environ.get("GDESTIMATORS_FUZZ_REPORT")
@@ -139,7 +140,7 @@ def problems(draw):
         label_kind = draw(st.sampled_from(["int"] * 4 + ["str", "float", "bool",
                                                          "continuous", "with_nan"]))
         if label_kind == "str":
-            y = np.array(["c%d" % v for v in labels], dtype=object)
+            y = np.array([f"c{v}" for v in labels], dtype=object)
         elif label_kind == "float":
             y = labels.astype(float) * 2.5 - 1.0
         elif label_kind == "bool":
@@ -180,7 +181,7 @@ def problems(draw):
 
     params = dict(
         fit_intercept=draw(st.booleans()),
-        solver=draw(st.sampled_from(["auto", "gd", "nesterov", "bb"])),
+        solver=draw(st.sampled_from(["auto", *SOLVERS])),
         precondition=draw(st.sampled_from(["auto", "full", "diagonal", "none"])),
         max_iter=draw(st.integers(1, 20)),
         tol=draw(st.sampled_from([0.0, 1e-10, 1e-4])),
@@ -343,7 +344,7 @@ def _run_one(problem):
                     _record(entry)
 
     after = [_fingerprint(a) for a in inputs]
-    for name, old, new in zip(["X", "y", "sample_weight"], before, after):
+    for name, old, new in zip(["X", "y", "sample_weight"], before, after, strict=True):
         if old != new:
             entry = dict(estimator=problem["kind"], method="any", **problem["description"],
                          outcome="forbidden", exception="ModifiedInput",

@@ -35,9 +35,12 @@ LOSSES = [SquaredError(), BinaryLogistic(), Multinomial(4)]
 IDS = ["squared", "binary", "multinomial"]
 
 
-def _dense_second_derivative(curvature, sample):
-    """The ``(k, k)`` matrix ``diag(d) - u u^T`` of one sample."""
-    d = curvature.diagonal[:, sample]
+def _dense_second_derivative(curvature, sample, k):
+    """The ``(k, k)`` matrix ``diag(d) - u u^T`` of one sample.
+
+    A diagonal of one row is shared by the ``k`` outputs.
+    """
+    d = np.broadcast_to(curvature.diagonal[:, sample], (k,))
     matrix = np.diag(d)
     if curvature.low_rank is not None:
         u = curvature.low_rank[:, sample]
@@ -62,7 +65,8 @@ def test_curvature_is_the_jacobian_of_the_residual(loss):
                 loss.loss_and_residual(plus, Y)[1][:, sample]
                 - loss.loss_and_residual(minus, Y)[1][:, sample]
             ) / (2 * FD_STEP)
-        assert_allclose(_dense_second_derivative(curvature, sample), jacobian, atol=FD_ATOL)
+        expected = _dense_second_derivative(curvature, sample, Y.shape[0])
+        assert_allclose(expected, jacobian, atol=FD_ATOL)
 
 
 @pytest.mark.parametrize("loss", LOSSES, ids=IDS)
@@ -73,7 +77,7 @@ def test_curvature_product_is_the_matrix_product(loss):
     curvature = loss.curvature(z)
     product = curvature_product(curvature, V)
     for sample in range(Y.shape[1]):
-        expected = _dense_second_derivative(curvature, sample) @ V[:, sample]
+        expected = _dense_second_derivative(curvature, sample, Y.shape[0]) @ V[:, sample]
         assert_allclose(product[:, sample], expected, rtol=1e-14, atol=1e-15)
 
 
@@ -83,7 +87,7 @@ def test_curvature_is_within_its_bound(loss):
     Y = _targets(loss, 50, rng)
     curvature = loss.curvature(3.0 * rng.standard_normal(Y.shape))
     for sample in range(Y.shape[1]):
-        eigenvalues = np.linalg.eigvalsh(_dense_second_derivative(curvature, sample))
+        eigenvalues = np.linalg.eigvalsh(_dense_second_derivative(curvature, sample, Y.shape[0]))
         assert eigenvalues.min() >= -1e-15
         assert eigenvalues.max() <= loss.curvature_bound + 1e-15
 

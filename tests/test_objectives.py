@@ -1,10 +1,11 @@
-"""Tests of the gradient formulas in :mod:`gdestimators._objectives` and `._problem`.
+"""The gradient formulas: :mod:`gdestimators._objectives` and :mod:`gdestimators._problem`.
 
 Every gradient is checked against an independent reference:
 
 * central finite differences of the cost ``J`` (float64), for every loss,
   with non-uniform sample weights;
-* the cost ``J`` itself against formulas written here from scratch;
+* the cost ``J`` itself against the independent reference objectives of
+  :mod:`gdestimators._reference`;
 * the literal formulas of ``note-computing-gradients.md`` (``X`` of shape
   ``(n, m)``, one column per sample, unit weights);
 * repeated columns for integer sample weights;
@@ -23,13 +24,19 @@ weight changes entries by order one).
 
 import numpy as np
 import pytest
+from _finite_differences import central_difference  # tests/ is on pytest's pythonpath
 from numpy.testing import assert_allclose
 
 from gdestimators._losses import BinaryLogistic, Multinomial, SquaredError
 from gdestimators._problem import ObjectiveSettings, build_problem
+from gdestimators._reference import (
+    elastic_net_penalty,
+    least_squares_objective,
+    log_loss_objective,
+    log_loss_objective_and_gradient,
+)
 from gdestimators._samples import InMemorySamples
 
-EPS = 1e-6
 # See the module docstring: FD noise is ~1e-10, real errors are O(1).
 FD_RTOL = 1e-6
 FD_ATOL = 1e-8
@@ -41,25 +48,21 @@ FD_ATOL = 1e-8
 
 
 def reference_cost(X, Y, s, w, b, loss_name):
-    """``(1/S) sum_i s_i l_i`` written directly from the definitions.
+    """``(1/S) sum_i s_i l_i`` by :mod:`gdestimators._reference`, from the note's layout.
 
-    ``X`` is the note's ``(n, m)``, ``Y`` is ``(k, m)``, ``w`` is ``(n, k)``,
-    ``b`` is ``(k,)``. Uses the textbook (not overflow-safe) formulas, which is
-    fine for the moderate logits of these tests.
+    ``X`` is the note's ``(n, m)``, ``Y`` is ``(k, m)`` (targets, the binary
+    0/1 row, or one-hot classes), ``w`` is ``(n, k)``, ``b`` is ``(k,)``; the
+    reference takes scikit-learn's layout, one row per sample.
     """
-    z = w.T @ X + b[:, None]
     if loss_name == "squared":
-        per_sample = 0.5 * np.sum((z - Y) ** 2, axis=0)
-    elif loss_name == "binary":
-        a = 1.0 / (1.0 + np.exp(-z[0]))
-        y = Y[0]
-        per_sample = -(y * np.log(a) + (1.0 - y) * np.log(1.0 - a))
+        return least_squares_objective(X.T, Y.T, w.T, b, sample_weight=s)
+    if loss_name == "binary":
+        labels, classes = Y[0], [0.0, 1.0]
     elif loss_name == "multinomial":
-        probabilities = np.exp(z) / np.sum(np.exp(z), axis=0)
-        per_sample = -np.sum(Y * np.log(probabilities), axis=0)
+        labels, classes = np.argmax(Y, axis=0), np.arange(Y.shape[0])
     else:  # pragma: no cover
         raise ValueError(loss_name)
-    return np.sum(s * per_sample) / np.sum(s)
+    return log_loss_objective(X.T, labels, w.T, b, C=np.inf, sample_weight=s, classes=classes)
 
 
 def loss_and_gradient(X, Y, s, w, b, loss):
@@ -74,19 +77,6 @@ def loss_and_gradient(X, Y, s, w, b, loss):
 def make_loss(loss_name, k):
     """The loss object for ``loss_name`` with ``k`` outputs or classes."""
     return Multinomial(k) if loss_name == "multinomial" else LOSSES[loss_name]()
-
-
-def central_difference(function, x):
-    """Central finite-difference gradient of the scalar ``function`` at ``x``."""
-    x = np.array(x, dtype=np.float64)
-    gradient = np.zeros_like(x)
-    for index in np.ndindex(x.shape):
-        step = EPS * max(1.0, abs(x[index]))
-        plus, minus = x.copy(), x.copy()
-        plus[index] += step
-        minus[index] -= step
-        gradient[index] = (function(plus) - function(minus)) / (2.0 * step)
-    return gradient
 
 
 def make_data(loss_name, n_features=5, m=30, k=1, seed=0):
@@ -182,14 +172,13 @@ def test_blocked_evaluation_matches_single_pass():
     w = rng.standard_normal((n_features, 1))
     b = np.array([0.3])
     J, grad_w, grad_b = loss_and_gradient(X, Y, s, w, b, BinaryLogistic())
-    z = w.T @ X + b[:, None]
-    a = 1.0 / (1.0 + np.exp(-z))
-    S = s.sum()
+    _, grad_coef, grad_intercept = log_loss_objective_and_gradient(
+        X.T, Y[0], w.T, b, C=np.inf, sample_weight=s, classes=[0.0, 1.0])
     # Summation order differs between blocks and one pass: a few ulps times
     # sqrt(m) at most, far below 1e-10 relative.
     assert_allclose(J, reference_cost(X, Y, s, w, b, "binary"), rtol=1e-10)
-    assert_allclose(grad_w, X @ ((a - Y) * s).T / S, rtol=1e-10)
-    assert_allclose(grad_b, ((a - Y) * s).sum(axis=1) / S, rtol=1e-10)
+    assert_allclose(grad_w, grad_coef.T, rtol=1e-10)
+    assert_allclose(grad_b, grad_intercept, rtol=1e-10)
 
 
 # ---------------------------------------------------------------------------
@@ -280,7 +269,7 @@ def _problem_data(loss_name, k, seed=20):
 
 def _independent_objective(X, Y, s, w, b, loss_name, l2_strength):
     """``(1/S) sum s_i l_i + l2/2 ||w||^2`` in the original coordinates."""
-    return reference_cost(X.T, Y, s, w, b, loss_name) + 0.5 * l2_strength * np.sum(w**2)
+    return reference_cost(X.T, Y, s, w, b, loss_name) + l2_strength * elastic_net_penalty(w)
 
 
 @pytest.mark.parametrize("loss_name, k", CASES, ids=CASE_IDS)

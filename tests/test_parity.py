@@ -8,8 +8,12 @@ descent solvers minimise exactly scikit-learn's objectives, so with a tight
   (our ``alpha`` is ``Ridge(alpha=alpha * sum(sample_weight))``) and the weighted
   normal equations solved here with :func:`scipy.linalg.solve`;
 * :class:`~sklearn.linear_model.LogisticRegression` and
-  :func:`scipy.optimize.minimize` (L-BFGS-B) on the logistic objective
-  ``C * sum_i s_i l_i + ||W||^2 / 2`` written from scratch in this file.
+  :func:`scipy.optimize.minimize` (L-BFGS-B) on the logistic objective of
+  :mod:`gdestimators._reference`.
+
+Objectives are compared by their relative gap, in the reference's mean form
+(scikit-learn's objective divided by ``C S``; the factor leaves the gap
+unchanged).
 
 Tolerances
 ----------
@@ -39,7 +43,6 @@ import pytest
 import scipy.linalg
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.optimize import minimize
-from scipy.special import expit, logsumexp
 from sklearn.datasets import (
     load_breast_cancer,
     load_diabetes,
@@ -56,8 +59,17 @@ from sklearn.utils.class_weight import compute_class_weight
 from threadpoolctl import threadpool_limits
 
 from gdestimators import GDLinearRegression, GDLogisticRegression
+from gdestimators._reference import (
+    elastic_net_penalty,
+    log_loss_objective,
+    log_loss_objective_and_gradient,
+)
+from gdestimators._solvers import SOLVERS
 
 TOL = 1e-10
+# Our tol bounds the relative objective gap: coefficients are then accurate
+# to about sqrt(tol) relative, so LINEAR_RTOL = 1e-6 asks for 1e-14.
+GD_TOL = 1e-14
 MAX_ITER = 100_000
 LINEAR_RTOL = 1e-6
 LOGISTIC_RTOL = 1e-5
@@ -155,13 +167,13 @@ def test_linear_regression_matches_closed_form(dataset, fit_intercept, weighted,
     X, y = _load_linear(dataset, standardize=False)
     sw = _sample_weight(X.shape[0], weighted)
     est = GDLinearRegression(
-        alpha=alpha, fit_intercept=fit_intercept, tol=TOL, max_iter=MAX_ITER
+        alpha=alpha, fit_intercept=fit_intercept, tol=GD_TOL, max_iter=MAX_ITER
     ).fit(X, y, sample_weight=sw)
     _check_linear(est, X, y, sw, alpha)
 
 
 @pytest.mark.parametrize("dataset", ["diabetes", "linnerud"])
-@pytest.mark.parametrize("solver", ["gd", "nesterov", "bb"])
+@pytest.mark.parametrize("solver", list(SOLVERS))
 @pytest.mark.parametrize("precondition", ["full", "diagonal", "none"])
 def test_linear_regression_every_solver(dataset, solver, precondition):
     # Without preconditioning the solvers work in the raw coordinates, where
@@ -174,7 +186,7 @@ def test_linear_regression_every_solver(dataset, solver, precondition):
     X, y = _load_linear(dataset, standardize=precondition == "none")
     sw = _sample_weight(X.shape[0], True, seed=7)
     est = GDLinearRegression(
-        solver=solver, precondition=precondition, tol=TOL, max_iter=MAX_ITER
+        solver=solver, precondition=precondition, tol=GD_TOL, max_iter=MAX_ITER
     ).fit(X, y, sample_weight=sw)
     _check_linear(est, X, y, sw, 0.0)
 
@@ -182,13 +194,12 @@ def test_linear_regression_every_solver(dataset, solver, precondition):
 def test_linear_regression_optimality_on_raw_data_without_preconditioning():
     """The note's raw coordinates on raw diabetes still reach the optimum.
 
-    Diabetes's features have std 0.05, so the raw gradient is 20 times
-    smaller than the standardized one; tol=1e-12 here asks for the same
-    coefficient accuracy that tol=1e-10 gives with preconditioning.
+    tol bounds the relative objective gap, whatever the coordinates: the
+    same GD_TOL as with preconditioning.
     """
     X, y = load_diabetes(return_X_y=True)
     sw = _sample_weight(X.shape[0], True, seed=3)
-    est = GDLinearRegression(solver="bb", precondition="none", tol=1e-12, max_iter=MAX_ITER)
+    est = GDLinearRegression(solver="bb", precondition="none", tol=GD_TOL, max_iter=MAX_ITER)
     est.fit(X, y, sample_weight=sw)
     coef_ne, intercept_ne = normal_equations(X, y, sw, True, 0.0)
     assert_coef_close(est.coef_, coef_ne, rtol=LINEAR_RTOL)
@@ -196,79 +207,50 @@ def test_linear_regression_optimality_on_raw_data_without_preconditioning():
 
 
 # ---------------------------------------------------------------------------
-# Logistic regression: the objective, written independently.
+# Logistic regression
 # ---------------------------------------------------------------------------
 
 
-def logistic_objective(coef, intercept, X, y_index, s, C):
-    """``sum_i s_i l_i + ||W||^2 / (2 C)``: sklearn's objective divided by C.
-
-    Dividing by ``C`` keeps the same minimiser and a finite value for
-    ``C = inf``. Binary (``coef`` of one row): ``l = log(1 + e^z) - y z``;
-    multiclass (``K`` rows): ``l = logsumexp(z) - z_y``.
-    """
-    coef = np.atleast_2d(coef)
-    Z = X @ coef.T + np.asarray(intercept)
-    if coef.shape[0] == 1:
-        z = Z[:, 0]
-        per_sample = np.logaddexp(0.0, z) - (y_index == 1) * z
-    else:
-        per_sample = logsumexp(Z, axis=1) - Z[np.arange(X.shape[0]), y_index]
-    penalty = 0.0 if np.isinf(C) else 0.5 / C * np.sum(coef**2)
-    return float(np.sum(s * per_sample) + penalty)
-
-
-def _objective_and_gradient(coef, intercept, X, Y, s, C):
-    """Value and gradient of :func:`logistic_objective` (Y one-hot, or (m, 1))."""
-    Z = X @ coef.T + intercept
-    if coef.shape[0] == 1:
-        z = Z[:, 0]
-        value = np.sum(s * (np.logaddexp(0.0, z) - Y[:, 0] * z))
-        residual = (expit(z) - Y[:, 0])[:, None]
-    else:
-        lse = logsumexp(Z, axis=1)
-        value = np.sum(s * (lse - np.sum(Y * Z, axis=1)))
-        residual = np.exp(Z - lse[:, None]) - Y
-    weighted = residual * s[:, None]
-    grad_coef = weighted.T @ X
-    if not np.isinf(C):
-        value += 0.5 / C * np.sum(coef**2)
-        grad_coef += coef / C
-    return value, grad_coef, weighted.sum(axis=0)
-
-
-def lbfgs_reference(X, y_index, s, C, n_classes, fit_intercept):
-    """Minimise :func:`logistic_objective` with scipy's L-BFGS-B.
+def lbfgs_reference(X, y, s, C, fit_intercept):
+    """Minimise the reference objective with scipy's L-BFGS-B.
 
     L-BFGS on raw, badly scaled features (wine's proline is ~1000, other
     columns ~0.1) stops far from the optimum, so it runs in the standardized
     variables ``W = V / sigma``, ``b = c - W mu`` (``mu = 0`` without
     intercept). This is a change of variables only: the objective and its
     minimiser are those of the raw problem, and the answer is mapped back.
+    The data term is evaluated at the same logits ``V (x - mu) / sigma + c =
+    W x + b`` from the standardized columns, which spares its gradient the
+    cancellation of large raw products; the penalty is that of ``W``.
+
+    L-BFGS is handed the mean-form objective times ``S = sum(s)``, i.e.
+    ``sum_i s_i l_i + ||W||^2 / (2 C)`` (sklearn's objective divided by
+    ``C``), the scale its tolerances below were chosen for.
     """
+    n_classes = np.unique(y).size
     n_rows = 1 if n_classes == 2 else n_classes
     n_features = X.shape[1]
-    Y = (
-        (y_index == 1).astype(float)[:, None]
-        if n_classes == 2
-        else np.eye(n_classes)[y_index]
-    )
+    S = np.sum(s)
     sigma = X.std(axis=0)
     sigma[sigma == 0] = 1.0
     mu = X.mean(axis=0) if fit_intercept else np.zeros(n_features)
+    X_standardized = (X - mu) / sigma
 
     def unpack(params):
         V = params[: n_rows * n_features].reshape(n_rows, n_features)
-        coef = V / sigma
         c = params[n_rows * n_features:] if fit_intercept else np.zeros(n_rows)
-        return coef, c - coef @ mu
+        return V, c
 
     def fun(params):
-        coef, intercept = unpack(params)
-        value, grad_coef, grad_intercept = _objective_and_gradient(coef, intercept, X, Y, s, C)
-        # Chain rule for W = V / sigma, b = c - W mu.
-        grad_V = (grad_coef - np.outer(grad_intercept, mu)) / sigma
-        parts = [grad_V.ravel()] + ([grad_intercept] if fit_intercept else [])
+        V, c = unpack(params)
+        value, grad_V, grad_c = log_loss_objective_and_gradient(
+            X_standardized, y, V, c, C=np.inf, sample_weight=s)
+        value, grad_V, grad_c = S * value, S * grad_V, S * grad_c
+        if not np.isinf(C):
+            W = V / sigma
+            value += elastic_net_penalty(W) / C
+            grad_V = grad_V + W / (C * sigma)  # chain rule for W = V / sigma
+        parts = [grad_V.ravel()] + ([grad_c] if fit_intercept else [])
         return value, np.concatenate(parts)
 
     x0 = np.zeros(n_rows * (n_features + int(fit_intercept)))
@@ -277,12 +259,13 @@ def lbfgs_reference(X, y_index, s, C, n_classes, fit_intercept):
         options={"maxiter": 50_000, "maxfun": 100_000, "ftol": 1e-16, "gtol": 1e-11,
                  "maxcor": 30},
     )
-    coef, intercept = unpack(result.x)
+    V, c = unpack(result.x)
     # The reference itself must be at the optimum: relative to the size of
     # the objective's gradient at zero, its gradient is tiny.
     _, grad0 = fun(x0)
     assert np.max(np.abs(result.jac)) <= 1e-7 * np.max(np.abs(grad0)), result.message
-    return coef, intercept
+    coef = V / sigma
+    return coef, c - coef @ mu
 
 
 def _load_classification(name, standardize):
@@ -332,13 +315,12 @@ def _centered(coef, C, n_classes):
 
 def _check_logistic(est, sk, X, y, sample_weight, class_weight, C):
     """Objective gap and coefficients of ``est`` against L-BFGS and ``sk``."""
-    classes, y_index = np.unique(y, return_inverse=True)
-    n_classes = classes.size
+    n_classes = np.unique(y).size
     s = _total_weights(y, sample_weight, class_weight)
-    coef_ref, intercept_ref = lbfgs_reference(X, y_index, s, C, n_classes, est.fit_intercept)
+    coef_ref, intercept_ref = lbfgs_reference(X, y, s, C, est.fit_intercept)
 
-    F_ours = logistic_objective(est.coef_, est.intercept_, X, y_index, s, C)
-    F_lbfgs = logistic_objective(coef_ref, intercept_ref, X, y_index, s, C)
+    F_ours = log_loss_objective(X, y, est.coef_, est.intercept_, C=C, sample_weight=s)
+    F_lbfgs = log_loss_objective(X, y, coef_ref, intercept_ref, C=C, sample_weight=s)
     assert F_ours <= F_lbfgs * (1 + OBJECTIVE_GAP), (F_ours, F_lbfgs)
 
     assert est.coef_.shape == coef_ref.shape
@@ -358,7 +340,7 @@ def _check_logistic(est, sk, X, y, sample_weight, class_weight, C):
         assert_allclose(est.intercept_, 0.0)
 
     if sk is not None:
-        F_sk = logistic_objective(sk.coef_, sk.intercept_, X, y_index, s, C)
+        F_sk = log_loss_objective(X, y, sk.coef_, sk.intercept_, C=C, sample_weight=s)
         assert F_ours <= F_sk * (1 + OBJECTIVE_GAP), (F_ours, F_sk)
         sk_coef = _centered(sk.coef_, C, n_classes) if np.isinf(C) else sk.coef_
         assert_allclose(coef_ours, sk_coef, rtol=LOGISTIC_RTOL, atol=LOGISTIC_RTOL * scale)
@@ -369,7 +351,7 @@ def _fit_pair(X, y, sample_weight, *, C, fit_intercept, class_weight=None,
               solver="auto", precondition="auto", sk_max_iter=10_000):
     est = GDLogisticRegression(
         C=C, fit_intercept=fit_intercept, class_weight=class_weight, solver=solver,
-        precondition=precondition, tol=TOL, max_iter=MAX_ITER,
+        precondition=precondition, tol=GD_TOL, max_iter=MAX_ITER,
     ).fit(X, y, sample_weight=sample_weight)
     sk = LogisticRegression(
         C=C, fit_intercept=fit_intercept, class_weight=class_weight, tol=TOL,
@@ -409,7 +391,7 @@ def test_logistic_regression_matches_references(dataset, standardize, C, fit_int
     if weights in ("sample_weight", "balanced+sample_weight"):
         sample_weight = _sample_weight(X.shape[0], True, seed=1)
     if weights == "class_weight_dict":
-        class_weight = {c: w for c, w in zip(classes, np.linspace(0.5, 2.0, classes.size))}
+        class_weight = dict(zip(classes, np.linspace(0.5, 2.0, classes.size), strict=True))
     if weights == "balanced+sample_weight":
         class_weight = "balanced"
     est, sk = _fit_pair(
@@ -418,7 +400,7 @@ def test_logistic_regression_matches_references(dataset, standardize, C, fit_int
     _check_logistic(est, sk, X, y, sample_weight, class_weight, C)
 
 
-@pytest.mark.parametrize("solver", ["gd", "nesterov", "bb"])
+@pytest.mark.parametrize("solver", list(SOLVERS))
 @pytest.mark.parametrize("precondition", ["full", "diagonal", "none"])
 @pytest.mark.parametrize(
     "dataset, standardize, C",
@@ -451,7 +433,7 @@ def test_logistic_regression_raw_data(dataset, C):
     reference, and an objective at least as good as sklearn's lbfgs."""
     X, y = _load_classification(dataset, standardize=False)
     sample_weight = _sample_weight(X.shape[0], True, seed=4)
-    est = GDLogisticRegression(C=C, tol=TOL, max_iter=MAX_ITER).fit(
+    est = GDLogisticRegression(C=C, tol=GD_TOL, max_iter=MAX_ITER).fit(
         X, y, sample_weight=sample_weight
     )
     F_ours, _ = _check_logistic(est, None, X, y, sample_weight, None, C)
@@ -464,8 +446,7 @@ def test_logistic_regression_raw_data(dataset, C):
         sk = LogisticRegression(C=C, tol=TOL, max_iter=300).fit(
             X, y, sample_weight=sample_weight
         )
-    _, y_index = np.unique(y, return_inverse=True)
-    F_sk = logistic_objective(sk.coef_, sk.intercept_, X, y_index, sample_weight, C)
+    F_sk = log_loss_objective(X, y, sk.coef_, sk.intercept_, C=C, sample_weight=sample_weight)
     assert F_ours <= F_sk * (1 + OBJECTIVE_GAP), (F_ours, F_sk)
 
 
@@ -490,12 +471,13 @@ def test_logistic_regression_digits(fit_intercept):
     assert_array_equal(sk.coef_[:, constant], 0.0)
     # Ours: the "full" preconditioner's rotation couples rounding errors
     # (~1e-16) into these coordinates, after which they only have to pass
-    # the stop test. In the solver's coordinates such a column has unit
-    # curvature and scale d = 1/sqrt(l2) = sqrt(C S) (l2 = 1/(C S) is the
-    # mean-form penalty), so |gradient| <= tol means |w| <= sqrt(C S) * tol.
-    # The factor 2 covers the rotation's diagonal entry (1 to 1e-15).
+    # the stop test. Setting such a coefficient to zero changes nothing but
+    # the penalty, by l2/2 w^2 (l2 = 1/(C S) is the mean-form strength), and
+    # cannot go below the minimum: so l2/2 w^2 <= F - min F <= dual_gap_,
+    # the certified bound, i.e. |w| <= sqrt(2 C S dual_gap_).
     S = sample_weight.sum()
-    assert np.max(np.abs(est.coef_[:, constant])) <= 2 * np.sqrt(1.0 * S) * TOL
+    assert est.dual_gap_ <= GD_TOL * est.loss_curve_[-1]
+    assert np.max(np.abs(est.coef_[:, constant])) <= np.sqrt(2 * 1.0 * S * est.dual_gap_)
 
 
 # Defaults on badly scaled data: feature scales from 1e-8 to 1e8, as users pass

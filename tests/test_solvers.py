@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
+from gdestimators._hessian import HessianMatrix
 from gdestimators._penalties import ElasticNet
 from gdestimators._solvers import SOLVERS, IterationLog, Problem, decaying_step
 from gdestimators._solvers._barzilai_borwein import (
@@ -40,20 +41,30 @@ from gdestimators._solvers._lbfgs import (
 )
 
 
-def quadratic_problem(A, target, l1_weights=None):
-    """``1/2 (theta - t)^T A (theta - t)`` (+ weighted L1) as a solver Problem."""
+def quadratic_problem(A, target, l1_weights=None, minimum=1e-6):
+    """``minimum + 1/2 (theta - t)^T A (theta - t)`` (+ weighted L1) as a Problem.
+
+    ``tol`` bounds the gap relative to the objective, so the minimum is kept
+    away from zero. The Hessian ``A`` is given for Newton's method; no
+    certificate, so the solvers' own predictions decide.
+    """
     n = target.shape[0]
     l1 = np.zeros(n) if l1_weights is None else np.asarray(l1_weights, dtype=float)
 
     def smooth(theta):
         difference = theta - target
         gradient = A @ difference
-        return np.asarray(0.5 * np.sum(difference * gradient)), gradient
+        return np.asarray(minimum + 0.5 * np.sum(difference * gradient)), gradient
+
+    def second_order(theta):
+        value, gradient = smooth(theta)
+        return value, gradient, HessianMatrix(A, n_outputs=1, shared=False)
 
     def lipschitz(n_iter):
         return float(np.linalg.eigvalsh(A).max())
 
-    return Problem(smooth, ElasticNet(0.0, l1), lipschitz)
+    return Problem(smooth, ElasticNet(0.0, l1), lipschitz, second_order=second_order,
+                   n_coordinates=n, hessian_cost=1.0)
 
 
 def ill_conditioned(n=6, condition=1e3, seed=0):
@@ -69,10 +80,11 @@ def test_every_solver_reaches_the_minimiser_of_a_quadratic(solver):
     problem = quadratic_problem(A, target)
     result = SOLVERS[solver](
         problem, np.zeros_like(target), learning_rate="auto", max_iter=100_000,
-        tol=1e-10, log=IterationLog(),
+        tol=1e-13, log=IterationLog(),
     )
     assert result.converged and not result.stalled
-    # |grad| <= 1e-10 and the smallest eigenvalue 1: |theta - t| <= 1e-10.
+    # A gap of at most 1e-13 * 1e-6 and the smallest eigenvalue 1:
+    # |theta - t| <= sqrt(2e-19) < 1e-9.
     assert_allclose(result.theta, target, atol=1e-9)
     assert len(result.objective_curve) == result.n_iter >= 1
 
@@ -94,9 +106,10 @@ def test_every_solver_reaches_the_soft_thresholded_minimiser(solver):
         return
     result = SOLVERS[solver](
         problem, np.zeros_like(target), learning_rate="auto", max_iter=10_000,
-        tol=1e-12, log=IterationLog(),
+        tol=1e-17, log=IterationLog(),
     )
     assert result.converged
+    # A gap of at most 1e-23 and curvatures of at least 0.5: |error| < 1e-11.
     assert_allclose(result.theta, expected, atol=1e-11)
     # Exact zeros where the threshold wins.
     assert np.all(result.theta[expected == 0] == 0)
@@ -185,15 +198,17 @@ def test_deferred_reads_record_every_iteration_in_order():
     assert due == [True, False, False, True, False, False, False, True, False, True]
     for value in (3.0, 2.0, 1.0):
         reads.add(None, np.asarray(value), np.asarray(value / 10), np.asarray(0.5))
-    violation, step, refusals = reads.flush(iteration=3, refusals=np.asarray(2.0))
+    objective, predicted, step, refusals = reads.flush(
+        iteration=3, refusals=np.asarray(2.0)
+    )
     assert log.objective_curve == [3.0, 2.0, 1.0]
-    assert (violation, step, refusals) == (0.1, 0.5, 2.0)
+    assert (objective, predicted, step, refusals) == (1.0, 0.1, 0.5, 2.0)
 
 
 def test_backtracking_doubles_l_until_the_quadratic_model_holds():
     A, target = np.diag([8.0]), np.array([[1.0]])
     problem = quadratic_problem(A, target)
-    value, gradient, *_ = evaluate_start(problem, np.zeros((1, 1)), tol=0.0)
+    value, gradient, *_ = evaluate_start(problem, np.zeros((1, 1)))
     trial = _backtracking_step(problem, np.zeros((1, 1)), value, gradient, 1.0,
                                fixed=False, slack=1e-12)
     # The model with L holds exactly when L >= 8: 1 -> 2 -> 4 -> 8.
@@ -208,7 +223,7 @@ def test_decaying_step_size():
     )
     # Gradient -t at zero; step 0.5 / sqrt(4) = 0.25.
     assert_allclose(theta, 0.25 * target)
-    assert_allclose(objective, 0.5 * 5.0)
+    assert_allclose(objective, 1e-6 + 0.5 * 5.0)
 
 
 def test_one_iteration_fit_prints_its_line_once(capsys):

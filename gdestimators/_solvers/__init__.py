@@ -6,9 +6,10 @@ and ``g`` is the L1 part of the penalty, handled by its proximal map, so that
 plain gradient descent is the special case ``g = 0``. Solvers never see labels,
 estimators or scikit-learn; they see a :class:`Problem`.
 
-The stop test is shared: the largest absolute entry of the minimal-norm
-subgradient of ``F`` (the gradient itself when there is no L1 part), divided by
-``problem.gradient_scale``, must fall below ``tol``.
+The stop test is shared (:class:`._common.StopTest`): ``tol`` bounds the
+relative objective gap ``(F - min F) / F``, certified by the problem's
+certificate (a duality gap, or the quadratic model's gap) once the solver's
+own prediction of the gap says it may pass.
 
 The loops stay where the data live (a GPU, say): objective values, inner
 products and the stop test are 0-d arrays there. ``gd`` and ``nesterov``
@@ -21,12 +22,15 @@ module                         solver
 =============================  ===========================================
 :mod:`._first_order`           ``gd`` (the note's algorithm), ``nesterov``
 :mod:`._barzilai_borwein`      ``bb``
+:mod:`._newton`                ``newton`` (proximal with an L1 part)
 :mod:`._lbfgs`                 ``lbfgs`` (smooth objectives only)
+:mod:`._auto`                  ``auto``: bb, newton or lbfgs by cost
 :mod:`._streaming`             the decaying step of ``partial_fit``
 :mod:`._common`                the problem, result, log and shared phases
 =============================  ===========================================
 """
 
+from ._auto import auto
 from ._barzilai_borwein import barzilai_borwein
 from ._common import (
     DivergenceError,
@@ -39,6 +43,7 @@ from ._common import (
 )
 from ._first_order import accelerated, gradient_descent
 from ._lbfgs import lbfgs
+from ._newton import newton
 from ._streaming import decaying_step
 
 #: Solvers by the name of the ``solver`` parameter.
@@ -46,7 +51,9 @@ SOLVERS = {
     "gd": gradient_descent,
     "nesterov": accelerated,
     "bb": barzilai_borwein,
+    "newton": newton,
     "lbfgs": lbfgs,
+    "auto": auto,
 }
 
 __all__ = [

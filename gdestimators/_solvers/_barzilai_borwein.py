@@ -34,7 +34,7 @@ from ._common import (
     MAX_BACKTRACKS,
     SUFFICIENT_DECREASE,
     Rounding,
-    SolverResult,
+    StopTest,
     check_finite,
     dot,
     evaluate_start,
@@ -178,9 +178,9 @@ class DeferredReads:
         self._every = every
         self._pending = []
 
-    def add(self, theta, objective, violation, step):
+    def add(self, theta, objective, predicted_gap, step):
         """Queue one iteration's state (0-d arrays where the data live)."""
-        self._pending.append((theta, objective, violation, step))
+        self._pending.append((theta, objective, predicted_gap, step))
 
     def due(self, iteration, max_iter):
         """Whether to read after ``iteration``."""
@@ -189,19 +189,19 @@ class DeferredReads:
     def flush(self, iteration, refusals):
         """Read and record the queued iterations; return the last one's scalars.
 
-        Returns ``(violation, step, refusals)`` as floats, for the stop test
-        and the stall test.
+        Returns ``(objective, predicted_gap, step, refusals)`` of the last
+        iteration as floats, for the stop test and the stall test.
         """
         values = read_scalars(
             *(value for entry in self._pending for value in entry[1:]), refusals
         )
         first = iteration - len(self._pending) + 1
         for index, (theta, *_) in enumerate(self._pending):
-            objective, violation, step = values[3 * index: 3 * index + 3]
+            objective, predicted, step = values[3 * index: 3 * index + 3]
             check_finite(objective, first + index)
-            self._log.record(first + index, theta, objective, violation, step)
+            self._log.record(first + index, theta, objective, predicted, step)
         self._pending = []
-        return violation, step, values[-1]
+        return objective, predicted, step, values[-1]
 
 
 def read_interval(theta):
@@ -222,7 +222,10 @@ def barzilai_borwein(problem, theta, *, learning_rate, max_iter, tol, log, memor
         first_step = 1.0
     else:
         first_step = initial_step(problem, learning_rate, "bb")
-    _, gradient, start_objective, violation, done = evaluate_start(problem, theta, tol)
+    stop = StopTest(problem, tol, theta)
+    _, gradient, start_objective, predicted = evaluate_start(problem, theta)
+    done = stop(theta, start_objective, predicted)
+    theta, start_objective = stop.final_point(theta, start_objective)
     step, objective, refusals = scalar(first_step), scalar(start_objective), scalar(0.0)
     adaptive_step = AdaptiveStep(theta)
     acceptance = NonmonotoneAcceptance(
@@ -247,18 +250,20 @@ def barzilai_borwein(problem, theta, *, learning_rate, max_iter, tol, log, memor
         objective = xp.where(accept, objective_next, objective)
         acceptance.remember(accept, objective)
         refusals = xp.where(accept, scalar(0.0), refusals + 1)
-        reads.add(theta, objective, problem.violation(theta, gradient), step)
+        reads.add(theta, objective, problem.predicted_gap(theta, gradient), step)
         if not reads.due(iteration, max_iter):
             continue
         # Deferred read, then the stop test.
-        violation, last_step, consecutive_refusals = reads.flush(iteration, refusals)
-        done = violation <= tol
+        last_objective, predicted, last_step, consecutive_refusals = reads.flush(
+            iteration, refusals
+        )
+        done = stop(theta, last_objective, predicted)
+        if done:
+            theta, last_objective = stop.final_point(theta, last_objective)
+            log.amend_last(last_objective)
         # No step size gives a decrease: rounding errors of the working
         # precision exceed the remaining progress.
         stalled = consecutive_refusals >= MAX_BACKTRACKS or not last_step > 0.0
         if stalled and not done:
             break
-    return SolverResult(
-        theta, len(log.objective_curve), done, violation, log.objective_curve,
-        stalled and not done,
-    )
+    return stop.result(theta, done, log, stalled)

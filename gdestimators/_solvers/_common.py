@@ -9,7 +9,9 @@ pieces here are the phases common to all loops:
   (:func:`initial_step`, from the curvature bound ``L``);
 * the comparison of objective values up to rounding
   (:class:`Rounding`, :func:`rose_beyond_rounding`);
-* the stop test (:meth:`Problem.violation` against ``tol``);
+* the stop test (:class:`StopTest`: ``tol`` bounds the relative objective
+  gap, certified by ``problem.certify`` once the solver's own prediction of
+  the gap says it may be);
 * the record of each iteration (:class:`IterationLog`), in the user's units.
 """
 
@@ -25,9 +27,10 @@ from .._array_api import from_numpy, namespace, numpy_float_dtype, read_scalars
 SUFFICIENT_DECREASE = 1e-4
 #: Halvings (or quarterings) of a step before a line search gives up.
 MAX_BACKTRACKS = 60
-#: The solvers that handle an L1 part (by proximal steps), named by the
-#: error of those that need a smooth objective.
-L1_SOLVERS = ("bb", "gd", "nesterov")
+#: The solvers that handle an L1 part (by proximal steps, or proximal Newton
+#: for ``"newton"`` and the ``"auto"`` choices), named by the error of those
+#: that need a smooth objective.
+L1_SOLVERS = ("gd", "nesterov", "bb", "newton", "auto")
 # Objective values compared by the line searches carry rounding errors of a
 # few ulps; differences below this relative size are treated as ties (in
 # float64; lower precisions use _OBJECTIVE_NOISE_ULPS).
@@ -51,35 +54,51 @@ class Problem:
         ``(n_iter) -> L``, an estimate of the Lipschitz constant of
         ``grad f`` by ``n_iter`` power iterations (computed on demand: each
         costs a pass over the data).
-    gradient_scale : float
-        The stop test divides the violation by this (1 for log-losses, the
-        spread of the targets for squared error), making ``tol`` unit-free.
     unit_diagonal : bool
         True when the coordinates are preconditioned so that the curvature
         bound has a unit diagonal: then a step of 1 is the natural first
         trial of a line search, and no power iteration is needed for it.
+    n_coordinates : int
+        The size of ``theta``.
+    hessian_cost : float
+        What one ``second_order`` evaluation costs, in passes over the data
+        (an estimate from the shapes; inf without ``second_order``).
     output_scale : float
         The targets were divided by this: objective values times its square
         are the documented objective that users see (``loss_curve_``,
         verbose lines, messages).
+    second_order : callable or None
+        ``theta -> (f, grad f, HessianMatrix)`` in one pass, for Newton's
+        method; None where no Hessian is available.
+    certify : callable or None
+        ``theta -> Certificate or None``: a bound on ``F(theta) - min F``
+        (see :mod:`.._certificate`); None where no bound is available.
     """
 
     smooth: Callable
     penalty: object
     lipschitz: Callable
-    gradient_scale: float = 1.0
     unit_diagonal: bool = False
+    n_coordinates: int = 0
+    hessian_cost: float = math.inf
     output_scale: float = 1.0
+    second_order: Callable = None
+    certify: Callable = None
 
     def objective(self, theta, smooth_value):
         """``F(theta)`` given the already computed ``f(theta)`` (a 0-d array)."""
         return smooth_value + self.penalty.nonsmooth_value(theta)
 
-    def violation(self, theta, smooth_gradient):
-        """The stop test's quantity (a 0-d array): scaled largest optimality violation."""
+    def predicted_gap(self, theta, smooth_gradient):
+        """``|v|^2 / 2`` for the minimal-norm subgradient ``v``: a 0-d array.
+
+        The gap ``F - min F`` that a quadratic model with unit curvature
+        predicts. The coordinates are preconditioned so that the curvature
+        is at most about 1, so this tends to underestimate the gap; the stop
+        test uses it only to decide when a certificate is worth computing.
+        """
         residual = self.penalty.optimality_violation(theta, smooth_gradient)
-        xp = namespace(residual)
-        return xp.max(xp.abs(residual)) / self.gradient_scale
+        return 0.5 * dot(residual, residual)
 
     def user_objective(self, value):
         """A solver objective value (a float) in the documented units."""
@@ -108,8 +127,17 @@ class SolverResult:
         Iterations run.
     converged : bool
         Whether the stop test passed.
-    violation : float
-        The stop test's quantity at ``theta``.
+    gap : float
+        The bound on ``F - min F`` at ``theta`` (solver units): the
+        certificate's when there is one, else the solver's prediction.
+    relative_gap : float
+        ``gap / |F|`` at ``theta``.
+    solvers : list of str
+        The solvers that ran, in order (several for ``solver="auto"``).
+    reason : str
+        Why ``solver="auto"`` chose them (empty otherwise).
+    certificate : Certificate or None
+        The last certificate computed, if any.
     objective_curve : list of float
         The objective after each iteration, in the documented units.
     stalled : bool
@@ -120,9 +148,13 @@ class SolverResult:
     theta: object
     n_iter: int
     converged: bool
-    violation: float
+    gap: float
     objective_curve: list = field(default_factory=list)
     stalled: bool = False
+    certificate: object = None
+    relative_gap: float = math.inf
+    solvers: list = field(default_factory=list)
+    reason: str = ""
 
 
 class IterationLog:
@@ -155,19 +187,33 @@ class IterationLog:
         self._every = max(1, 100 // verbose) if verbose else 0
         self._last_printed = None
         self._last = None
+        #: Iterations run by earlier solvers of the same fit (``solver="auto"``
+        #: may hand over from one solver to another).
+        self.offset = 0
 
-    def record(self, iteration, theta, objective, violation, step_size):
+    def record(self, iteration, theta, objective, gap, step_size):
         """Store one iteration, maybe print it, and notify the observer.
 
-        ``objective`` is the solver's value; it is stored in user units.
+        ``objective`` and ``gap`` are the solver's values; they are stored
+        and printed in user units.
         """
+        iteration += self.offset
         objective = in_user_units(objective, self.output_scale)
         self.objective_curve.append(objective)
-        self._last = (iteration, objective, violation, step_size)
+        self._last = (iteration, objective, in_user_units(gap, self.output_scale), step_size)
         if self._every and (iteration == 1 or iteration % self._every == 0):
             self._print_line(*self._last)
         if self.observer is not None:
             self.observer(theta)
+
+    def note(self, message):
+        """Print a line about the fit (which solver runs and why) when verbose."""
+        if self.verbose:
+            print(f"[{self.name}] {message}", flush=True)
+
+    def amend_last(self, objective):
+        """Replace the last objective: the stop test moved the last iterate."""
+        self.objective_curve[-1] = in_user_units(objective, self.output_scale)
 
     def finish(self, converged):
         """Print the last iteration (unless just printed) and the outcome."""
@@ -179,20 +225,49 @@ class IterationLog:
         print(f"[{self.name}] {outcome} after {len(self.objective_curve)} "
               "iterations", flush=True)
 
-    def _print_line(self, iteration, objective, violation, step_size):
+    def _print_line(self, iteration, objective, gap, step_size):
         self._last_printed = iteration
         print(
             f"[{self.name}] iter {iteration:6d}  objective {objective:.10e}  "
-            f"max|grad| {violation:.3e}  step {step_size:.3e}",
+            f"gap~ {gap:.3e}  step {step_size:.3e}",
             flush=True,
         )
 
 
 class DivergenceError(ValueError):
-    """The objective grew under a fixed learning rate, or overflowed.
+    """Raised by ``fit`` and ``partial_fit`` when the optimisation diverges.
 
-    A :class:`ValueError`, so that callers catching scikit-learn's input
-    errors catch it too.
+    A subclass of :class:`ValueError`, so that code catching scikit-learn's
+    input errors (``except ValueError``) catches it too. ``fit`` raises it
+    when:
+
+    - a fixed ``learning_rate`` (a float, with ``solver="gd"`` or
+      ``"nesterov"``) makes the objective grow; the message names the
+      largest stable learning rate, about ``2/L``;
+    - the objective or the curvature of the data becomes infinite or NaN:
+      ``X`` or ``y`` are too large for floating-point arithmetic and need
+      rescaling (for example with
+      :class:`~sklearn.preprocessing.StandardScaler`).
+
+    ``partial_fit`` raises it in the second case.
+
+    See Also
+    --------
+    GDLinearRegression : Least squares by gradient descent.
+    GDLogisticRegression : Logistic regression by gradient descent.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from gdestimators import DivergenceError, GDLinearRegression
+    >>> X = np.random.default_rng(0).normal(size=(50, 3))
+    >>> y = X @ [1.0, 2.0, 3.0]
+    >>> model = GDLinearRegression(solver="gd", precondition="none", learning_rate=10.0)
+    >>> try:
+    ...     model.fit(X, y)
+    ... except DivergenceError as error:
+    ...     print(str(error)[:43])
+    learning_rate=10 is too large for this data
     """
 
 
@@ -303,15 +378,118 @@ def initial_step(problem, learning_rate, solver):
     return float(learning_rate)
 
 
-def evaluate_start(problem, theta, tol):
-    """Evaluate the starting point: ``(f, grad f, F, violation, converged)``.
+def evaluate_start(problem, theta):
+    """Evaluate the starting point: ``(f, grad f, F, predicted gap)``.
 
     ``f`` and its gradient stay where the data live; ``F`` and the
-    violation are read to the host together.
+    predicted gap are read to the host together.
     """
     value, gradient = problem.smooth(theta)
-    objective, violation = read_scalars(
-        problem.objective(theta, value), problem.violation(theta, gradient)
+    objective, predicted = read_scalars(
+        problem.objective(theta, value), problem.predicted_gap(theta, gradient)
     )
     check_finite(objective, 0)
-    return value, gradient, objective, violation, violation <= tol
+    return value, gradient, objective, predicted
+
+
+class StopTest:
+    """``tol`` as a bound on the relative objective gap ``(F - min F) / F``.
+
+    A solver calls it after each iteration with its own prediction of the
+    gap (cheap: no pass over the data). Once the prediction is below
+    ``tol F``, the problem's certificate is computed (see
+    :mod:`.._certificate`; about two passes over the data); the fit stops
+    when the certified gap is below ``tol F`` (or below the rounding error
+    of its own computation: the limit of the working precision), at the
+    certificate's point
+    (the intercept moved to its best value, which lowers ``F``). After a
+    certificate that does not pass, the next one waits until the prediction
+    has fallen tenfold, or for ``RETRY_AFTER`` iterations (a prediction at
+    its rounding floor falls no further, while the certificate's gradient
+    may still shrink). Where the problem has no certificate, the
+    prediction decides.
+
+    Where the minimum is zero (an exact fit, such as least squares with more
+    features than samples), a relative gap cannot be certified; the gap is
+    then compared with ``noise^2 |F_0|`` instead when that is larger: the
+    square of the relative rounding of the objective (``noise`` from
+    :class:`Rounding`) times its value at the first point tested, the size
+    of a gap whose residuals are rounding errors.
+
+    Parameters
+    ----------
+    problem : Problem
+        Its ``certify`` gives the certificates.
+    tol : float
+        The relative gap to certify.
+    theta : array, optional
+        An array of the working precision (float64 if not given).
+    """
+
+    #: After a certificate fails, the prediction must fall by this factor
+    #: before the next one is computed.
+    PROGRESS_BEFORE_RETRY = 0.1
+    #: ... or after this many iterations.
+    RETRY_AFTER = 5
+
+    def __init__(self, problem, tol, theta=None):
+        self._problem = problem
+        self._tol = tol
+        self._noise = Rounding(np.zeros(0) if theta is None else theta).noise
+        self._floor = None
+        self._retry_below = math.inf
+        self._waited = 0
+        #: The last certificate computed (None before the first).
+        self.certificate = None
+        #: The gap at the last point tested: certified, else predicted.
+        self.gap = math.inf
+        #: ``gap`` relative to the objective there.
+        self.relative_gap = math.inf
+        #: Whether ``gap`` is a certificate's (else a prediction).
+        self.certified = False
+        self._passed = None
+
+    def __call__(self, theta, objective, predicted_gap):
+        """Whether to stop at ``theta`` (``objective`` and prediction are floats)."""
+        self.gap, self._passed, self.certified = predicted_gap, None, False
+        self.relative_gap = _relative(predicted_gap, objective)
+        if self._floor is None:
+            self._floor = self._noise**2 * abs(objective)
+        target = self._target(objective)
+        self._waited += 1
+        if not predicted_gap <= target:
+            return False
+        if predicted_gap > self._retry_below and self._waited < self.RETRY_AFTER:
+            return False
+        self._waited = 0
+        certificate = None if self._problem.certify is None else self._problem.certify(theta)
+        if certificate is None:
+            return True
+        self.certificate, self.gap, self.certified = certificate, certificate.gap, True
+        self.relative_gap = _relative(certificate.gap, certificate.objective)
+        if certificate.gap <= max(self._target(certificate.objective), certificate.rounding):
+            self._passed = certificate
+            return True
+        self._retry_below = self.PROGRESS_BEFORE_RETRY * predicted_gap
+        return False
+
+    def _target(self, objective):
+        return max(self._tol * abs(objective), self._floor)
+
+    def final_point(self, theta, objective):
+        """``(theta, objective)`` to keep: the certified point if the test just passed."""
+        if self._passed is None:
+            return theta, objective
+        return self._passed.theta, self._passed.objective
+
+    def result(self, theta, converged, log, stalled=False):
+        """The :class:`SolverResult` of a loop that ends at ``theta``."""
+        return SolverResult(
+            theta, len(log.objective_curve), converged, self.gap, log.objective_curve,
+            stalled and not converged, self.certificate if self.certified else None,
+            self.relative_gap,
+        )
+
+
+def _relative(gap, objective):
+    return gap / abs(objective) if objective != 0 else (0.0 if gap == 0 else math.inf)

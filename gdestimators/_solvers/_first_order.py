@@ -15,7 +15,7 @@ from .._array_api import read_scalars
 from ._common import (
     MAX_BACKTRACKS,
     Rounding,
-    SolverResult,
+    StopTest,
     check_finite,
     dot,
     evaluate_start,
@@ -34,22 +34,25 @@ def gradient_descent(problem, theta, *, learning_rate, max_iter, tol, log):
     """
     step = initial_step(problem, learning_rate, "gd")
     slack = Rounding(theta).slack
-    _, gradient, objective, violation, done = evaluate_start(problem, theta, tol)
+    stop = StopTest(problem, tol, theta)
+    _, gradient, objective, predicted = evaluate_start(problem, theta)
+    done = stop(theta, objective, predicted)
+    theta, objective = stop.final_point(theta, objective)
     iteration = 0
     while not done and iteration < max_iter:
         iteration += 1
         theta_next = problem.penalty.prox(theta - step * gradient, step)
         value, gradient = problem.smooth(theta_next)
-        objective_next, violation = read_scalars(
-            problem.objective(theta_next, value), problem.violation(theta_next, gradient)
+        objective_next, predicted = read_scalars(
+            problem.objective(theta_next, value), problem.predicted_gap(theta_next, gradient)
         )
         if learning_rate != "auto" and rose_beyond_rounding(objective, objective_next, slack):
             raise_divergence(problem, step, objective, objective_next, iteration)
         check_finite(objective_next, iteration)
-        theta, objective = theta_next, objective_next
-        log.record(iteration, theta, objective, violation, step)
-        done = violation <= tol
-    return SolverResult(theta, iteration, done, violation, log.objective_curve)
+        done = stop(theta_next, objective_next, predicted)
+        theta, objective = stop.final_point(theta_next, objective_next)
+        log.record(iteration, theta, objective, stop.gap, step)
+    return stop.result(theta, done, log)
 
 
 class _Trial(NamedTuple):
@@ -59,7 +62,7 @@ class _Trial(NamedTuple):
     value: object
     gradient: object
     objective: float
-    violation: float
+    predicted_gap: float
     lipschitz: float
 
 
@@ -77,13 +80,13 @@ def _backtracking_step(problem, y, value_y, gradient_y, lipschitz, *, fixed, sla
         point = problem.penalty.prox(y - step * gradient_y, step)
         value, gradient = problem.smooth(point)
         move = point - y
-        at_y, at_point, objective, slope, squared_move, violation = read_scalars(
+        at_y, at_point, objective, slope, squared_move, predicted = read_scalars(
             value_y, value, problem.objective(point, value),
-            dot(gradient_y, move), dot(move, move), problem.violation(point, gradient),
+            dot(gradient_y, move), dot(move, move), problem.predicted_gap(point, gradient),
         )
         model = at_y + slope + 0.5 * lipschitz * squared_move
         if fixed or at_point <= model + slack * abs(at_y):
-            return _Trial(point, value, gradient, objective, violation, lipschitz)
+            return _Trial(point, value, gradient, objective, predicted, lipschitz)
         lipschitz *= 2.0
     return None
 
@@ -105,8 +108,10 @@ def accelerated(problem, theta, *, learning_rate, max_iter, tol, log):
     fixed = learning_rate != "auto"
     lipschitz = 1.0 / initial_step(problem, learning_rate, "nesterov")
     slack = Rounding(theta).slack
-    value, gradient, objective, violation, done = evaluate_start(problem, theta, tol)
-    x = theta
+    stop = StopTest(problem, tol, theta)
+    value, gradient, objective, predicted = evaluate_start(problem, theta)
+    done = stop(theta, objective, predicted)
+    x, objective = stop.final_point(theta, objective)
     y, value_y, gradient_y = x, value, gradient
     momentum_t = 1.0
     iteration = 0
@@ -125,6 +130,12 @@ def accelerated(problem, theta, *, learning_rate, max_iter, tol, log):
             # From rest, a fixed step that raises F is too long.
             raise_divergence(problem, 1.0 / lipschitz, objective, trial.objective, iteration)
         check_finite(trial.objective, iteration)
+        done = stop(trial.point, trial.objective, trial.predicted_gap)
+        x_previous = x
+        x, objective = stop.final_point(trial.point, trial.objective)
+        log.record(iteration, x, objective, stop.gap, 1.0 / lipschitz)
+        if done:
+            break
         if rose:
             # Adaptive restart: the momentum overshot. Rises within rounding
             # do not count: near the optimum they would restart every other
@@ -132,15 +143,10 @@ def accelerated(problem, theta, *, learning_rate, max_iter, tol, log):
             momentum_t = 1.0
         momentum_t_next = _next_momentum(momentum_t)
         beta = (momentum_t - 1.0) / momentum_t_next
+        momentum_t = momentum_t_next
         if beta > 0.0:
-            y = trial.point + beta * (trial.point - x)
+            y = x + beta * (x - x_previous)
             value_y, gradient_y = problem.smooth(y)
         else:
-            y, value_y, gradient_y = trial.point, trial.value, trial.gradient
-        x, objective, violation = trial.point, trial.objective, trial.violation
-        momentum_t = momentum_t_next
-        log.record(iteration, x, objective, violation, 1.0 / lipschitz)
-        done = violation <= tol
-    return SolverResult(
-        x, len(log.objective_curve), done, violation, log.objective_curve, stalled
-    )
+            y, value_y, gradient_y = x, trial.value, trial.gradient
+    return stop.result(x, done, log, stalled)
