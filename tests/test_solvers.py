@@ -364,7 +364,7 @@ def test_wolfe_search_refuses_an_ascent_direction():
     problem = quadratic_problem(A, target)
     theta = np.zeros_like(target)
     value, gradient = problem.smooth(theta)
-    search = StrongWolfeSearch(problem, Rounding(theta), stop_quantity=problem.violation)
+    search = StrongWolfeSearch(problem, Rounding(theta), stop_quantity=problem.predicted_gap)
     assert search.along(theta, float(value), gradient, gradient, 1.0) is None
     trial = search.along(theta, float(value), gradient, -gradient, 1.0)
     assert trial is not None and trial.objective < float(value)

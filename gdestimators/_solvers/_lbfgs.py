@@ -8,14 +8,15 @@ The loop is Algorithm 7.5 of [1]_ with its phases as small pieces below:
    interpolation, until the strong Wolfe conditions hold (Algorithms 3.5 and
    3.6; :class:`StrongWolfeSearch`);
 3. the memory update: the new pair, unless it lacks positive curvature;
-4. the stop test, on the quantity read with the accepted trial.
+4. the stop test (:class:`StopTest`), on the predicted gap read with the
+   accepted trial.
 
 It runs in the solver's coordinates ``theta``, where the change of variables
 has already removed the scales and correlations of the features; the pairs
 then only need to learn what is left (for logistic regression, the spread of
 the sample curvatures). Each trial point costs one pass over the data (value
 and gradient together) and one host read of the scalars its decision needs
-(objective, slope, stop-test quantity, the curvature of the move), so the
+(objective, slope, predicted gap, the curvature of the move), so the
 vectors stay where the data live.
 
 References
@@ -35,7 +36,7 @@ from ._common import (
     L1_SOLVERS,
     SUFFICIENT_DECREASE,
     Rounding,
-    SolverResult,
+    StopTest,
     check_finite,
     dot,
     evaluate_start,
@@ -74,7 +75,7 @@ def require_smooth(problem):
         raise ValueError(
             "solver='lbfgs' needs a smooth objective, and l1_ratio > 0 adds an "
             f"L1 penalty. Use l1_ratio=0, or one of the solvers that handle "
-            f"L1 by proximal steps: {names}."
+            f"L1: {names}."
         )
 
 
@@ -174,8 +175,9 @@ class Trial(NamedTuple):
         ``F`` at the point.
     slope : float
         ``<grad f(point), direction>``, the derivative along the line.
-    violation : float
-        The stop test's quantity at the point.
+    predicted_gap : float
+        The gap ``F - min F`` predicted at the point
+        (:meth:`Problem.predicted_gap`), for the stop test.
     curvature, change_norm2 : float
         ``<s, y>`` and ``<y, y>`` for the move ``s`` from ``theta`` and the
         change ``y`` of the gradient.
@@ -186,7 +188,7 @@ class Trial(NamedTuple):
     step: float
     objective: float
     slope: float
-    violation: float
+    predicted_gap: float
     curvature: float
     change_norm2: float
     point: object = None
@@ -218,8 +220,9 @@ class StrongWolfeSearch:
     rounding : Rounding
         The slack of objective comparisons.
     stop_quantity : callable
-        ``(point, gradient) -> 0-d array``, the stop test's quantity, read
-        with each trial's scalars so that the accepted one brings it along.
+        ``(point, gradient) -> 0-d array``, the stop test's prediction of the
+        gap (:meth:`Problem.predicted_gap`), read with each trial's scalars
+        so that the accepted one brings it along.
     """
 
     def __init__(self, problem, rounding, stop_quantity):
@@ -288,7 +291,7 @@ class StrongWolfeSearch:
         value, gradient = self._problem.smooth(point)
         move, change = point - self._theta, gradient - self._gradient
         at_start = () if self._start is not None else (dot(self._gradient, self._direction),)
-        objective, slope, violation, curvature, change_norm2, *start_slope = read_scalars(
+        objective, slope, predicted, curvature, change_norm2, *start_slope = read_scalars(
             self._problem.objective(point, value), dot(gradient, self._direction),
             self._stop_quantity(point, gradient), dot(move, change),
             dot(change, change), *at_start,
@@ -296,7 +299,7 @@ class StrongWolfeSearch:
         if start_slope:
             self._start = Trial(0.0, self._objective, start_slope[0], math.nan,
                                 math.nan, math.nan)
-        return Trial(step, objective, slope, violation, curvature, change_norm2,
+        return Trial(step, objective, slope, predicted, curvature, change_norm2,
                      point, gradient, move, change)
 
     def _sufficient_decrease(self, trial):
@@ -414,7 +417,7 @@ def lbfgs(problem, theta, *, learning_rate, max_iter, tol, log, memory=MEMORY):
     max_iter : int
         Iteration limit.
     tol : float
-        The stop test's bound on :meth:`Problem.violation`.
+        The relative objective gap to certify (:class:`StopTest`).
     log : IterationLog
         Records every iteration.
     memory : int, default=MEMORY
@@ -432,15 +435,18 @@ def lbfgs(problem, theta, *, learning_rate, max_iter, tol, log, memory=MEMORY):
     """
     require_smooth(problem)
     first_step = first_trial_step(problem, learning_rate)
-    rounding = Rounding(theta)
-    _, gradient, objective, violation, done = evaluate_start(problem, theta, tol)
+    stop = StopTest(problem, tol, theta)
+    _, gradient, objective, predicted = evaluate_start(problem, theta)
+    done = stop(theta, objective, predicted)
+    theta, objective = stop.final_point(theta, objective)
     pairs = CurvaturePairs(memory)
-    # The stop test's quantity, computed at every trial point and read with
-    # its other scalars: one host read per trial.
-    search = StrongWolfeSearch(problem, rounding, stop_quantity=problem.violation)
+    # The stop test's prediction is computed at every trial point and read
+    # with its other scalars: one host read per trial.
+    search = StrongWolfeSearch(problem, Rounding(theta), stop_quantity=problem.predicted_gap)
+    iteration = 0
     stalled = False
-    while not done and len(log.objective_curve) < max_iter:
-        iteration = len(log.objective_curve) + 1
+    while not done and iteration < max_iter:
+        iteration += 1
         # Direction and line search; step 1 is the quasi-Newton step.
         direction = pairs.direction(gradient)
         trial = search.along(theta, objective, gradient, direction,
@@ -458,10 +464,9 @@ def lbfgs(problem, theta, *, learning_rate, max_iter, tol, log, memory=MEMORY):
         # Memory update, then the move.
         pairs.update(trial.move, trial.change, trial.curvature, trial.change_norm2)
         theta, gradient = trial.point, trial.gradient
-        objective, violation = trial.objective, trial.violation
-        log.record(iteration, theta, objective, violation, trial.step)
-        # Stop test.
-        done = violation <= tol
-    return SolverResult(
-        theta, len(log.objective_curve), done, violation, log.objective_curve, stalled
-    )
+        # Stop test: a certificate once the prediction says it may pass; the
+        # certified point (the intercept at its best value) ends the fit.
+        done = stop(theta, trial.objective, trial.predicted_gap)
+        theta, objective = stop.final_point(theta, trial.objective)
+        log.record(iteration, theta, objective, stop.gap, trial.step)
+    return stop.result(theta, done, log, stalled)
