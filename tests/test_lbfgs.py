@@ -30,6 +30,7 @@ test_dask.py.
 """
 
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -43,6 +44,7 @@ from sklearn.datasets import (
     load_wine,
     make_classification,
 )
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.class_weight import compute_sample_weight
@@ -56,6 +58,7 @@ from gdestimators._reference import (
     log_loss_objective_and_gradient,
     relative_gap,
 )
+from gdestimators._solvers._auto import MAX_NEWTON_SIZE
 from gdestimators._solvers._common import L1_SOLVERS
 
 TOL = 1e-14
@@ -301,3 +304,50 @@ def test_linear_regression_float32():
     )
     assert ours.coef_.dtype == np.float32
     assert_linear_matches(ours, X, y, alpha=0.1, dtype=np.float32)
+
+
+# ---------------------------------------------------------------------------
+# solver="auto": L-BFGS where a Hessian is too large to form
+# ---------------------------------------------------------------------------
+
+
+def large_multinomial():
+    """7 classes and 300 features: ``301 * 7 = 2107`` coordinates, above
+    ``MAX_NEWTON_SIZE``; BB crawls past its patience on it, so that the fit
+    hands over."""
+    X, y = make_classification(n_samples=400, n_features=300, n_informative=30,
+                               n_classes=7, random_state=0)
+    classes = np.unique(y).size
+    assert (X.shape[1] + 1) * classes > MAX_NEWTON_SIZE
+    return X, y
+
+
+def test_auto_hands_over_to_lbfgs_when_the_hessian_is_too_large():
+    """The certified gap of the default ``tol`` bounds our objective above
+    scikit-learn's (itself at least the minimum); scikit-learn's L-BFGS at
+    ``tol=1e-12`` stops ``6e-12`` above the minimum here, its coefficients
+    ``3e-6`` relative from it."""
+    X, y = large_multinomial()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        ours = GDLogisticRegression().fit(X, y)
+    assert ours.solver_ == "bb -> lbfgs"
+    assert len(ours.loss_curve_) == ours.n_iter_[0]
+    reference = LogisticRegression(tol=1e-12, max_iter=10_000).fit(X, y)
+    objective, reference_objective = (
+        log_loss_objective(X, y, model.coef_, model.intercept_, C=1.0)
+        for model in (ours, reference)
+    )
+    assert ours.dual_gap_ <= ours.tol * objective
+    assert relative_gap(objective, reference_objective) <= ours.tol
+    assert abs(relative_gap(objective, reference_objective)) <= OBJECTIVE_RTOL
+    assert_close(ours.coef_, reference.coef_, rtol=1e-5)
+    np.testing.assert_allclose(ours.predict_proba(X), reference.predict_proba(X), atol=1e-6)
+
+
+def test_auto_keeps_bb_with_l1_when_the_hessian_is_too_large():
+    """L-BFGS needs a smooth objective: with an L1 part BB runs to the end."""
+    X, y = large_multinomial()
+    with pytest.warns(ConvergenceWarning):  # a short budget, on purpose
+        ours = GDLogisticRegression(l1_ratio=0.5, max_iter=30).fit(X, y)
+    assert ours.solver_ == "bb"
