@@ -143,7 +143,7 @@ def test_lbfgs_equals_numpy_fit(dtype, estimator, data):
     """solver="lbfgs" runs its own loop on the client: the same fit as numpy's."""
     if estimator == "linear":
         X, y = (load_diabetes if data == "one" else load_linnerud)(return_X_y=True)
-        make = lambda: GDLinearRegression(alpha=0.1, solver="lbfgs", tol=1e-10)  # noqa: E731
+        make = lambda: GDLinearRegression(alpha=0.1, solver="lbfgs", tol=1e-14)  # noqa: E731
         rows = 50
     else:
         if data == "binary":
@@ -152,7 +152,7 @@ def test_lbfgs_equals_numpy_fit(dtype, estimator, data):
         else:
             X, y = three_classes()
         make = lambda: GDLogisticRegression(  # noqa: E731
-            solver="lbfgs", class_weight="balanced", tol=1e-10
+            solver="lbfgs", class_weight="balanced", tol=1e-14
         )
         rows = 64
     X = X.astype(dtype)
