@@ -59,8 +59,13 @@ class Certificate:
     kind : str
         ``"duality gap"`` or ``"Newton decrement"``.
     rounding : float
-        How far floating-point rounding may have moved ``gap``: a gap below
-        it is at the precision limit of the working dtype.
+        How far floating-point rounding may have moved ``gap`` in its own
+        evaluation: a gap below it is at the precision limit of the working
+        dtype.
+    gradient_rounding : callable or None
+        ``() -> float``: how far the rounding of the gradient the gap is
+        computed from may move it (an estimate that may cost a pass over the
+        data, so it is evaluated only when asked).
     """
 
     gap: float
@@ -68,15 +73,27 @@ class Certificate:
     theta: object
     kind: str
     rounding: float = 0.0
+    gradient_rounding: object = None
+
+    def at_precision_limit(self):
+        """Whether ``gap`` is within what rounding can account for."""
+        if self.gap <= self.rounding:
+            return True
+        extra = 0.0 if self.gradient_rounding is None else self.gradient_rounding()
+        return self.gap <= self.rounding + extra
 
 
 #: Rounding of a sum of non-negative terms, in ulps of their total size.
-_ROUNDING_ULPS = 16
+SUM_ROUNDING_ULPS = 16
+#: A predicted decrease below this many ulps of the loss is lost in the
+#: rounding of its value.
+_UNRESOLVED_ULPS = 4
+_FLOAT64_EPS = float(np.finfo(np.float64).eps)
 #: Newton steps on the intercept shift, at most.
 _MAX_SHIFT_STEPS = 50
 
 
-def optimal_intercept_shift(shift_sums, n_outputs, shift_invariant=False):
+def optimal_intercept_shift(shift_sums, n_outputs, shift_invariant=False, eps=_FLOAT64_EPS):
     """The shift ``delta`` of all logits that minimises the weighted loss.
 
     Parameters
@@ -91,6 +108,8 @@ def optimal_intercept_shift(shift_sums, n_outputs, shift_invariant=False):
         Whether the loss ignores a shift common to all outputs (softmax):
         steps are then kept free of such shifts, which the curvature, singular
         along them, would otherwise take from rounding errors.
+    eps : float, default=float64's machine epsilon
+        The working precision's, in which the sums are computed.
 
     Returns
     -------
@@ -109,6 +128,15 @@ def optimal_intercept_shift(shift_sums, n_outputs, shift_invariant=False):
             step = step - np.mean(step)
         slope = float(gradient @ step)
         if not slope < 0:
+            break
+        if -slope <= _UNRESOLVED_ULPS * eps * abs(value):
+            # Objective values no longer resolve the decrease: the model is
+            # exact to rounding here, so one full step, kept if the residual
+            # sum shrinks, ends the search.
+            trial = delta + step
+            trial_value, trial_gradient, _ = shift_sums(trial)
+            if np.abs(trial_gradient).max() < np.abs(gradient).max():
+                delta = trial
             break
         size = 1.0
         while size >= 1e-10:
@@ -221,7 +249,7 @@ def duality_gap(gradient_w, w, *, l1, l2, loss_gap_at, intercept_residual=0.0):
     loss_gap = 0.0 if t == 1.0 else loss_gap_at(t)
     eps = float(np.finfo(numpy_float_dtype(w)).eps)
     gap = max(penalty_gap, 0.0) + max(loss_gap, 0.0) + t * abs(intercept_residual)
-    return gap, _ROUNDING_ULPS * eps * size
+    return gap, SUM_ROUNDING_ULPS * eps * size
 
 
 def quadratic_model_gap(gradient, hessian_solve):

@@ -168,6 +168,9 @@ def loss_gradient_hessian_sums(XT, Y, s, w, b, loss, *, center, scale, intercept
 #: direction has ``a (1 - a)`` near zero), so the threshold stays at
 #: rounding level.
 _SINGULAR_RATIO = 1e-13
+#: Eigenvalues below this many times the largest negative one (in size) are
+#: rounding error of a singular matrix.
+_NOISE_MARGIN = 10.0
 
 
 class HessianMatrix:
@@ -259,7 +262,14 @@ def _psd_factor(matrix):
             pass
     eigenvalues, eigenvectors = np.linalg.eigh(matrix)
     top = max(float(eigenvalues[-1]), 0.0)
-    keep = eigenvalues > _SINGULAR_RATIO * top if top > 0 else np.zeros_like(eigenvalues, bool)
+    # The matrix is positive semi-definite: a negative eigenvalue is rounding
+    # error, and measures it. Eigenvalues within a few times that error are
+    # indistinguishable from zero (a change of variables that decorrelates a
+    # singular design spreads the error over its null space), and dividing by
+    # them would amplify the gradient's own rounding into a large step.
+    noise = _NOISE_MARGIN * max(-float(eigenvalues[0]), 0.0)
+    threshold = max(_SINGULAR_RATIO * top, noise)
+    keep = eigenvalues > threshold if top > 0 else np.zeros_like(eigenvalues, bool)
     basis, inverse = eigenvectors[:, keep], 1.0 / eigenvalues[keep]
 
     def pseudo_inverse(rhs):

@@ -7,13 +7,15 @@ and the penalty (:mod:`._penalties`) meet. The parameters live in one array
 last row for the intercept when it is fitted.
 """
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from ._array_api import array_device as _device
 from ._array_api import from_numpy, namespace, numpy_float_dtype, read_scalars, to_numpy
 from ._certificate import (
+    SUM_ROUNDING_ULPS,
     Certificate,
     duality_gap,
     optimal_intercept_shift,
@@ -86,6 +88,8 @@ class LinearModelProblem:
     output_scale: float = 1.0
     #: The uniform L1 strength on ``w`` in the original coordinates.
     l1_strength: float = 0.0
+    #: Root mean square of each feature (numpy), measured when first needed.
+    _feature_rms: object = field(default=None, init=False, repr=False)
 
     @property
     def n_rows(self):
@@ -230,6 +234,7 @@ class LinearModelProblem:
             shift = optimal_intercept_shift(
                 lambda delta: shift_sums(self.samples, z, delta, loss), k,
                 shift_invariant=loss.shift_invariant,
+                eps=float(np.finfo(numpy_float_dtype(self.samples.like)).eps),
             )
             b = b + xp.astype(from_numpy(shift, like=b), b.dtype)
         S = float(self.samples.total_weight)
@@ -237,7 +242,7 @@ class LinearModelProblem:
             z, lambda z_, Y, s: _dual_rows(loss, _shifted(z_, shift), Y, s)
         )
         gradient_w, weighted_feature_sum = products[:, :k] / S, products[:, k]
-        loss_sum, residual_sum, weight_sum, weighted_logits = (
+        loss_sum, residual_sum, weight_sum, weighted_logits, residual_power, target_power = (
             np.asarray(to_numpy(total), dtype=np.float64)
             for total in self.samples.reduce_logits(
                 z, lambda z_, Y, s: _dual_sums(loss, _shifted(z_, shift), Y, s)
@@ -265,8 +270,48 @@ class LinearModelProblem:
                                         loss_gap_at=loss_gap_at, intercept_residual=rounding)
         (penalty,) = read_scalars(0.5 * l2 * xp.sum(w * w) + l1 * xp.sum(xp.abs(w)))
         objective = float(loss_sum) / S + penalty
-        return Certificate(gap, objective, self.initial_theta(w, b), "duality gap",
-                           gap_rounding)
+        w_host, b_host = to_numpy(w), to_numpy(b)
+        return Certificate(
+            gap, objective, self.initial_theta(w, b), "duality gap", gap_rounding,
+            gradient_rounding=lambda: self._gradient_rounding_effect(
+                np.asarray(w_host, dtype=np.float64), np.asarray(b_host, dtype=np.float64),
+                math.sqrt(float(residual_power) / S), math.sqrt(float(target_power) / S),
+                l1, l2,
+            ),
+        )
+
+    def _gradient_rounding_effect(self, w, b, residual_rms, target_rms, l1, l2):
+        """How much the rounding of the gradient ``g = (1/S) X diag(s) R^T`` moves the gap.
+
+        A residual ``r_i`` carries the rounding of its logit, a sum of ``p``
+        products ``x_ij w_j`` (at most ``eps sum_j |x_ij| |w_j|`` in size,
+        whose root mean square is at most ``sum_j |w_j| rms(x_j)``), and of
+        its target; each ``g_j`` adds the rounding of its own sum over
+        samples. By Cauchy–Schwarz, ``g_j`` is then off by at most
+        ``eps rms(x_j) (u rms(r) + kappa sum_l |w_l| rms(x_l) + |b| + rms(Y))``.
+        The gap depends on ``g`` linearly through the L1 part (slope
+        ``|w|``, twice: once directly, once through the dual scaling) and
+        quadratically through the L2 part (``|dg|^2 / (2 lambda_2)``). The
+        feature magnitudes cost one pass over ``X``, made only when a gap
+        is at the limit of what the working precision can certify.
+        """
+        if self._feature_rms is None:
+            _, rms, _ = self.samples.feature_moments(centered=False, with_correlation=False)
+            self._feature_rms = np.asarray(to_numpy(rms), dtype=np.float64)
+        rms = self._feature_rms
+        eps = float(np.finfo(numpy_float_dtype(self.samples.like)).eps)
+        kappa = self.loss.curvature_bound
+        logit_size = float(np.max(np.abs(w).T @ rms, initial=0.0)) + float(
+            np.max(np.abs(b), initial=0.0)
+        )
+        residual_rounding = eps * (kappa * logit_size + target_rms)
+        gradient_rounding = rms * (SUM_ROUNDING_ULPS * eps * residual_rms + residual_rounding)
+        effect = 0.0
+        if l1 > 0:
+            effect += 2.0 * float(np.sum(np.abs(w) * gradient_rounding[:, None]))
+        if l2 > 0:
+            effect += w.shape[1] * float(np.sum(gradient_rounding**2)) / (2.0 * l2)
+        return effect
 
     def _quadratic_model_certificate(self, theta):
         spectrum = self.preconditioner.bound_spectrum
@@ -398,11 +443,14 @@ def _dual_rows(loss, z, Y, s):
 
 
 def _dual_sums(loss, z, Y, s):
-    """``sum s l``, ``sum s r``, ``sum s q`` and ``sum s q z`` over samples."""
+    """Sums over samples: ``s l``, ``s r``, ``s q``, ``s q z``, ``s |r|^2``, ``s |Y|^2``."""
     xp = namespace(z)
     per_sample, residual = loss.loss_and_residual(z, Y)
     weight = _curvature_weight(loss, z) * s
-    return xp.sum(per_sample * s), residual @ s, xp.sum(weight), z @ weight
+    return (
+        xp.sum(per_sample * s), residual @ s, xp.sum(weight), z @ weight,
+        xp.sum(xp.sum(residual * residual, axis=0) * s), xp.sum(xp.sum(Y * Y, axis=0) * s),
+    )
 
 
 def _gap_from_spectrum(gradient, spectrum, fit_intercept):

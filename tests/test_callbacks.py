@@ -105,7 +105,8 @@ def test_scoring_monitor_scores_every_iteration():
 
     X, y = load_breast_cancer(return_X_y=True)
     monitor = ScoringMonitor(scoring="accuracy")
-    model = GDLogisticRegression(max_iter=30, tol=0.0).set_callbacks(monitor)
+    # BB: 30 iterations do not reach the precision limit (Newton would).
+    model = GDLogisticRegression(solver="bb", max_iter=30, tol=0.0).set_callbacks(monitor)
     with pytest.warns(Warning):  # tol=0 cannot be met: max_iter is reached
         model.fit(X, y)
     table = monitor.get_logs().data_as_pandas

@@ -17,8 +17,10 @@ from sklearn.datasets import (
     load_linnerud,
     make_classification,
 )
+from sklearn.utils.class_weight import compute_class_weight
 
 from gdestimators import GDLinearRegression, GDLogisticRegression
+from gdestimators._reference import log_loss_objective
 
 da = pytest.importorskip("dask.array")
 
@@ -117,12 +119,37 @@ def test_logistic_regression_equals_numpy_fit(dtype, params, dataset):
         chunked(X), chunked(y), sample_weight=sample_weight
     )
     np.testing.assert_array_equal(dask_fit.classes_, numpy_fit.classes_)
-    assert_fits_equal(numpy_fit, dask_fit, dtype)
+    if dtype == np.float64:
+        assert_fits_equal(numpy_fit, dask_fit, dtype)
+    else:
+        # float32 certifies the objective to its precision, not coefficients:
+        # without an intercept these offset columns are so correlated that
+        # coefficients 1e-3 apart have objectives within 1e-9. Both fits are
+        # within their certified gaps of the minimum (checked in float64).
+        weights = sample_weight
+        if params.get("class_weight") is not None:
+            classes, codes = np.unique(y, return_inverse=True)
+            weights = sample_weight * compute_class_weight(
+                params["class_weight"], classes=classes, y=y, sample_weight=sample_weight
+            )[codes]
+        objectives = [
+            log_loss_objective(
+                X.astype(np.float64), y, fit.coef_.astype(np.float64),
+                fit.intercept_.astype(np.float64), C=params.get("C", 1.0),
+                sample_weight=weights,
+            )
+            for fit in (numpy_fit, dask_fit)
+        ]
+        allowed = max(fit.dual_gap_ for fit in (numpy_fit, dask_fit))
+        assert abs(objectives[0] - objectives[1]) <= allowed, (objectives, allowed)
+        assert dask_fit.coef_.dtype == numpy_fit.coef_.dtype == dtype
     X_lazy = chunked(X)
     for method in ("decision_function", "predict_proba", "predict_log_proba"):
         lazy = getattr(dask_fit, method)(X_lazy)
         assert isinstance(lazy, da.Array)
-        expected = getattr(numpy_fit, method)(X)
+        # The lazy prediction equals the eager one of the same model; the
+        # models themselves were compared above.
+        expected = getattr(dask_fit, method)(X)
         assert lazy.shape == expected.shape
         np.testing.assert_allclose(
             lazy.compute(), expected, rtol=10 * RTOL[dtype], atol=10 * RTOL[dtype]

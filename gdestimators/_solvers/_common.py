@@ -411,10 +411,12 @@ class StopTest:
 
     Where the minimum is zero (an exact fit, such as least squares with more
     features than samples), a relative gap cannot be certified; the gap is
-    then compared with ``noise^2 |F_0|`` instead when that is larger: the
+    then compared with ``n noise^2 |F_0|`` instead when that is larger: the
     square of the relative rounding of the objective (``noise`` from
     :class:`Rounding`) times its value at the first point tested, the size
-    of a gap whose residuals are rounding errors.
+    of a gap whose residuals are rounding errors, times the number ``n`` of
+    coordinates (a residual sums that many rounded products, and their
+    errors add up).
 
     Parameters
     ----------
@@ -454,7 +456,8 @@ class StopTest:
         self.gap, self._passed, self.certified = predicted_gap, None, False
         self.relative_gap = _relative(predicted_gap, objective)
         if self._floor is None:
-            self._floor = self._noise**2 * abs(objective)
+            terms = max(getattr(self._problem, "n_coordinates", 1), 1)
+            self._floor = terms * self._noise**2 * abs(objective)
         target = self._target(objective)
         self._waited += 1
         if not predicted_gap <= target:
@@ -467,7 +470,8 @@ class StopTest:
             return True
         self.certificate, self.gap, self.certified = certificate, certificate.gap, True
         self.relative_gap = _relative(certificate.gap, certificate.objective)
-        if certificate.gap <= max(self._target(certificate.objective), certificate.rounding):
+        if (certificate.gap <= self._target(certificate.objective)
+                or certificate.at_precision_limit()):
             self._passed = certificate
             return True
         self._retry_below = self.PROGRESS_BEFORE_RETRY * predicted_gap
@@ -475,6 +479,15 @@ class StopTest:
 
     def _target(self, objective):
         return max(self._tol * abs(objective), self._floor)
+
+    def allowance(self, objective):
+        """How much the objective may still rise above ``objective`` within ``tol``.
+
+        What the last gap leaves of the target ``tol |F|``: a point whose
+        objective exceeds the tested one by at most this is within ``tol``
+        of the minimum too.
+        """
+        return max(self._target(objective) - self.gap, 0.0)
 
     def final_point(self, theta, objective):
         """``(theta, objective)`` to keep: the certified point if the test just passed."""

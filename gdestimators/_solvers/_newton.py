@@ -210,9 +210,13 @@ def newton(problem, theta, *, learning_rate, max_iter, tol, log):
         if iteration > 0:
             log.record(iteration, theta, objective, stop.gap, step)
         if done and slope < 0 and 0 < iteration < max_iter:
-            polished = _polishing_step(problem, before_certificate, direction, objective)
+            polished = _polishing_step(
+                problem, before_certificate, direction, objective, stop.allowance(objective)
+            )
             if polished is not None:
                 iteration += 1
+                # The bound moves with the objective if rounding raised it.
+                stop.gap += max(polished[1] - objective, 0.0)
                 theta, objective = polished
                 log.record(iteration, theta, objective, stop.gap, 1.0)
         if done or iteration >= max_iter:
@@ -236,7 +240,7 @@ def newton(problem, theta, *, learning_rate, max_iter, tol, log):
     return stop.result(theta, done, log, stalled)
 
 
-def _polishing_step(problem, theta, direction, certified_objective):
+def _polishing_step(problem, theta, direction, certified_objective, allowance):
     """The last Newton step, taken once the gap is certified: one more pass.
 
     (Not after a start that already passes: a warm start at the optimum
@@ -244,14 +248,17 @@ def _polishing_step(problem, theta, direction, certified_objective):
 
     Near the optimum the step squares the remaining gap, which brings the
     coefficients from about ``sqrt(tol)`` to rounding level. It is kept if
-    it does not raise the objective above the certified point's, so the
-    certified bound still holds. Returns ``(theta, objective)`` or None.
+    it raises the objective above the certified point's by at most
+    ``allowance``, what the certified gap leaves of ``tol``: the bound
+    ``F - min F <= tol F`` still holds (a step that gains nothing beyond
+    rounding may show an objective an ulp higher). Returns
+    ``(theta, objective)`` or None.
     """
     xp = namespace(theta)
     trial = theta + xp.astype(from_numpy(direction, like=theta), theta.dtype)
     value, _ = problem.smooth(trial)
     (trial_objective,) = read_scalars(problem.objective(trial, value))
-    if trial_objective <= certified_objective:
+    if trial_objective <= certified_objective + allowance:
         return trial, trial_objective
     return None
 
