@@ -45,13 +45,14 @@ from ._common import (
 )
 
 #: Pairs ``(s, y)`` kept, chosen by ``benchmarks/lbfgs_memory.py``
-#: (``benchmarks/results_lbfgs_memory.md``): against 10 pairs, 20 took 30%
-#: to 44% fewer passes over X on raw breast_cancer and wine, 10% fewer on
-#: digits at C=1 and 4% at C=100; on a Fashion-MNIST subsample 10, 20 and
-#: 50 pairs ended within 0.15% of each other. 50 pairs save more only where
-#: they hold about as many pairs as there are coefficients (then it is full
-#: BFGS), and cost 4 vector operations per pair and iteration: small kernel
-#: launches on a GPU, interpreter overhead on small data.
+#: (``benchmarks/results_lbfgs_memory.md``): against 10 pairs, 20 took 24%
+#: to 52% fewer passes over X to a certified ``tol=1e-8`` on raw
+#: breast_cancer and wine, 6% fewer on digits at C=1 and 5% at C=100; on a
+#: Fashion-MNIST subsample 10, 20 and 50 pairs ended within 0.15% of each
+#: other. 50 pairs save more only where they hold about as many pairs as
+#: there are coefficients (then it is full BFGS), and cost 4 vector
+#: operations per pair and iteration: small kernel launches on a GPU,
+#: interpreter overhead on small data.
 MEMORY = 20
 #: The curvature constant ``c2`` of the strong Wolfe conditions: 0.9, the
 #: usual value for quasi-Newton methods ([1]_, section 3.1), lets step 1 pass
