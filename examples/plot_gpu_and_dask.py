@@ -17,8 +17,8 @@ fit runs on
 Both fits are compared with the NumPy fit of the same data: they minimise
 the same objective, so the coefficients agree to the solver's tolerance.
 A backend whose library is not installed is skipped with a ``SKIP`` line
-(``pip install gdestimators[dask]``, ``pip install torch``), and the figure
-shows, and its title names, only the libraries that ran.
+(``pip install -e ".[dask]"`` from a checkout, ``pip install torch``), and
+the figure shows, and its title names, only the libraries that ran.
 
 Figure: ``plot_gpu_and_dask.png``, the coefficients of each backend's fit
 against NumPy's.
@@ -190,7 +190,7 @@ def main():
           f"iterations, {time.perf_counter() - start:.2f} s")
     backends = [
         ("torch", "torch", "pip install torch", lambda: fit_torch(X, y)),
-        ("dask", "distributed", "pip install gdestimators[dask]",
+        ("dask", "distributed", 'pip install -e ".[dask]"',
          lambda: fit_dask(X, y, reference)),
     ]
     results, skipped = {}, []

@@ -449,7 +449,8 @@ def import_figure(parser):
     except ImportError:
         parser.error(
             "--plot needs matplotlib, which is not installed; install it with "
-            "`pip install matplotlib` (or `pip install gdestimators[examples]`)."
+            "`pip install matplotlib` (or, from a checkout, "
+            "`pip install -e '.[examples]'`)."
         )
     return Figure
 

@@ -192,6 +192,12 @@ class LinearModelProblem:
         width = self.samples.hessian_work_per_entry(self.n_rows)
         return HESSIAN_FIXED_COST + pairs * width / COORDINATES_PER_PASS
 
+    def hessian_flops(self):
+        """Multiply-adds of one Hessian: ``m`` rows times ``p^2`` per output pair."""
+        k = self.n_outputs
+        pairs = k * (k + 1) // 2 if self.loss.coupled_outputs else 1
+        return float(self.samples.Y.shape[-1]) * self.n_rows**2 * pairs
+
     def certify(self, theta):
         """A bound on ``F(theta) - min F``: a :class:`._certificate.Certificate`, or None.
 
@@ -408,8 +414,12 @@ def build_problem(X, settings, sample_weight, *, fit_intercept, precondition,
         model.smooth, penalty, model.lipschitz,
         unit_diagonal=not preconditioner.is_identity,
         output_scale=settings.output_scale,
+        # The full change of variables is built from the curvature bound,
+        # which for a constant-curvature loss is the Hessian itself.
+        identity_hessian=loss.constant_curvature and preconditioner.bound_spectrum is not None,
         n_coordinates=model.n_rows * model.n_outputs,
         hessian_cost=model.hessian_cost(),
+        hessian_flops=model.hessian_flops(),
         second_order=model.second_order, certify=model.certify,
     )
     return problem, model

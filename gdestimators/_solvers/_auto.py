@@ -13,7 +13,10 @@ the data, and on how many iterations it needs:
 * L-BFGS costs a pass per iteration and builds curvature from gradients,
   for problems whose Hessian is too large to form.
 
-So: Newton from the start where a Hessian costs little (few features, or
+So: BB where the change of variables has made the Hessian the identity
+(least squares with the full change of variables: its first step of 1 is
+Newton's); Newton from the start where a Hessian costs little (in
+absolute terms, or against a pass) (few features, or
 sparse rows), or where the objective has an L1 part (proximal Newton solves
 its model by coordinate descent without further passes: for least squares
 that is the whole fit); otherwise BB, handing over to Newton (or to L-BFGS,
@@ -31,6 +34,10 @@ MAX_NEWTON_SIZE = 2048
 #: Newton runs from the start when a Hessian costs at most this many passes:
 #: only the fixed overheads of its blocks (few coordinates).
 NEWTON_FIRST_COST = 6.0
+#: Newton runs from the start when a Hessian takes at most this many
+#: multiply-adds (a few milliseconds): on small data the per-iteration
+#: overheads of any solver dominate, and Newton needs the fewest iterations.
+SMALL_HESSIAN_FLOPS = 2e7
 #: Newton iterations budgeted to finish a fit (it converges quadratically).
 NEWTON_ITERATIONS = 8
 #: BB iterations before a hand-over, at the least.
@@ -46,12 +53,21 @@ def auto(problem, theta, *, learning_rate, max_iter, tol, log):
     size = problem.n_coordinates
     affordable = size <= MAX_NEWTON_SIZE and problem.second_order is not None
     cost = problem.hessian_cost
-    if affordable and (problem.penalty.has_l1 or cost <= NEWTON_FIRST_COST):
-        reason = (
-            "proximal Newton: the L1 model is solved by coordinate descent without "
-            "further passes over X" if problem.penalty.has_l1 else
-            f"Newton: a Hessian costs about {cost:.1f} passes over X"
-        )
+    if problem.identity_hessian and not problem.penalty.has_l1:
+        # BB's first step of 1 is then the Newton step, without a Hessian.
+        reason = "BB: the change of variables made the Hessian the identity"
+        return _run([("bb", barzilai_borwein, max_iter)], problem, theta, learning_rate,
+                    max_iter, tol, log, reason)
+    small = problem.hessian_flops <= SMALL_HESSIAN_FLOPS
+    if affordable and (problem.penalty.has_l1 or cost <= NEWTON_FIRST_COST or small):
+        if problem.penalty.has_l1:
+            reason = ("proximal Newton: the L1 model is solved by coordinate descent "
+                      "without further passes over X")
+        elif small:
+            reason = (f"Newton: a Hessian takes {problem.hessian_flops:.1e} multiply-adds, "
+                      "less than the overheads of a few iterations")
+        else:
+            reason = f"Newton: a Hessian costs about {cost:.1f} passes over X"
         return _run([("newton", newton)], problem, theta, learning_rate, max_iter, tol,
                     log, reason)
     if affordable:

@@ -67,6 +67,13 @@ class Problem:
         The targets were divided by this: objective values times its square
         are the documented objective that users see (``loss_curve_``,
         verbose lines, messages).
+    hessian_flops : float
+        Multiply-adds of one Hessian (samples times coordinates squared per
+        coupled output pair): what it costs in absolute terms.
+    identity_hessian : bool
+        True when the Hessian of ``f`` in these coordinates is the identity
+        (least squares with the full change of variables): a gradient step of
+        1 is then a Newton step.
     second_order : callable or None
         ``theta -> (f, grad f, HessianMatrix)`` in one pass, for Newton's
         method; None where no Hessian is available.
@@ -82,6 +89,8 @@ class Problem:
     n_coordinates: int = 0
     hessian_cost: float = math.inf
     output_scale: float = 1.0
+    hessian_flops: float = math.inf
+    identity_hessian: bool = False
     second_order: Callable = None
     certify: Callable = None
 
