@@ -15,7 +15,6 @@ import numpy as np
 from ._array_api import array_device as _device
 from ._array_api import from_numpy, namespace, numpy_float_dtype, read_scalars, to_numpy
 from ._certificate import (
-    SUM_ROUNDING_ULPS,
     Certificate,
     duality_gap,
     optimal_intercept_shift,
@@ -290,16 +289,19 @@ class LinearModelProblem:
         """How much the rounding of the gradient ``g = (1/S) X diag(s) R^T`` moves the gap.
 
         A residual ``r_i`` carries the rounding of its logit, a sum of ``p``
-        products ``x_ij w_j`` (at most ``eps sum_j |x_ij| |w_j|`` in size,
-        whose root mean square is at most ``sum_j |w_j| rms(x_j)``), and of
-        its target; each ``g_j`` adds the rounding of its own sum over
-        samples. By Cauchy–Schwarz, ``g_j`` is then off by at most
-        ``eps rms(x_j) (u rms(r) + kappa sum_l |w_l| rms(x_l) + |b| + rms(Y))``.
-        The gap depends on ``g`` linearly through the L1 part (slope
-        ``|w|``, twice: once directly, once through the dual scaling) and
-        quadratically through the L2 part (``|dg|^2 / (2 lambda_2)``). The
-        feature magnitudes cost one pass over ``X``, made only when a gap
-        is at the limit of what the working precision can certify.
+        products ``x_ij w_j``, and of its target; each ``g_j`` adds the
+        rounding of its own sum over samples. Independent rounding errors add
+        in quadrature, so their typical size is used (a worst-case bound
+        adds them in absolute value and is larger by about the square root
+        of the number of terms, which would stop fits short of what the
+        working precision can reach): by Cauchy–Schwarz over the samples,
+        ``g_j`` is off by about ``eps rms(x_j) (rms(r) + kappa |w rms(x)| +
+        |b| + rms(Y))``. The gap depends on ``g`` linearly through the L1
+        part (slope ``|w|``, twice: once directly, once through the dual
+        scaling) and quadratically through the L2 part
+        (``|dg|^2 / (2 lambda_2)``). The feature magnitudes cost one pass
+        over ``X``, made only when a gap is at the limit of what the working
+        precision can certify.
         """
         if self._feature_rms is None:
             _, rms, _ = self.samples.feature_moments(centered=False, with_correlation=False)
@@ -307,14 +309,13 @@ class LinearModelProblem:
         rms = self._feature_rms
         eps = float(np.finfo(numpy_float_dtype(self.samples.like)).eps)
         kappa = self.loss.curvature_bound
-        logit_size = float(np.max(np.abs(w).T @ rms, initial=0.0)) + float(
-            np.max(np.abs(b), initial=0.0)
-        )
+        logit_size = float(np.max(np.linalg.norm(w * rms[:, None], axis=0), initial=0.0))
+        logit_size += float(np.max(np.abs(b), initial=0.0))
         residual_rounding = eps * (kappa * logit_size + target_rms)
-        gradient_rounding = rms * (SUM_ROUNDING_ULPS * eps * residual_rms + residual_rounding)
+        gradient_rounding = rms * (eps * residual_rms + residual_rounding)
         effect = 0.0
         if l1 > 0:
-            effect += 2.0 * float(np.sum(np.abs(w) * gradient_rounding[:, None]))
+            effect += 2.0 * float(np.linalg.norm(w * gradient_rounding[:, None]))
         if l2 > 0:
             effect += w.shape[1] * float(np.sum(gradient_rounding**2)) / (2.0 * l2)
         return effect
