@@ -52,20 +52,23 @@ class GDLinearRegression(MultiOutputMixin, RegressorMixin, SparseCoefMixin, GDBa
         Barzilai–Borwein steps with a non-monotone line search. ``"newton"``:
         Newton's method with the exact Hessian, formed in one pass over ``X``,
         and a line search; proximal Newton when there is an L1 part.
-        ``"lbfgs"``: limited-memory BFGS with a Wolfe line search (smooth
-        objectives only). ``"auto"`` chooses by the cost of a Hessian against a
-        pass over ``X``: Newton from the start for few features or an L1 part,
-        otherwise BB steps handing over to Newton (or L-BFGS, where the
+        ``"lbfgs"``: limited-memory BFGS with a strong Wolfe line search, in
+        the same preconditioned coordinates; smooth objectives only
+        (``l1_ratio=0``). ``"auto"`` chooses by the cost of a Hessian against
+        a pass over ``X``: Newton from the start for few features or an L1
+        part, otherwise BB steps handing over to Newton (or L-BFGS, where the
         Hessian is too large) when they stop making fast progress. The fitted
         ``solver_`` says which ran.
     learning_rate : "auto" or float, default="auto"
         ``"auto"`` derives the step from the data (``1/L`` by power iteration,
-        then line search for ``"nesterov"`` and ``"bb"``). A float is the
-        note's fixed learning rate for ``"gd"`` and ``"nesterov"`` (applied in
-        the preconditioned coordinates unless ``precondition="none"``) and the
-        first step of ``"bb"``. A fixed rate that makes the objective grow
-        raises :class:`~gdestimators.DivergenceError` (a ``ValueError``)
-        naming the largest stable rate.
+        then line search for ``"nesterov"``, ``"bb"`` and ``"lbfgs"``). A
+        float is the note's fixed learning rate for ``"gd"`` and
+        ``"nesterov"`` (applied in the preconditioned coordinates unless
+        ``precondition="none"``), the first step of ``"bb"``, and the first
+        trial step of ``"lbfgs"``'s line search while it has no curvature
+        pairs (at the start and after a restart). A fixed rate that makes the
+        objective grow raises :class:`~gdestimators.DivergenceError` (a
+        ``ValueError``) naming the largest stable rate.
     precondition : {"auto", "full", "diagonal", "none"}, default="auto"
         Change of variables that changes the path, not the minimiser; it is
         what makes raw, unscaled, correlated data converge. ``"diagonal"``

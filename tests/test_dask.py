@@ -160,6 +160,36 @@ def test_logistic_regression_equals_numpy_fit(dtype, params, dataset):
     assert agreement >= 0.99  # ties at the decision boundary may flip
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize(
+    "estimator, data",
+    [("linear", "one"), ("linear", "three"), ("logistic", "binary"),
+     ("logistic", "multiclass")],
+)
+def test_lbfgs_equals_numpy_fit(dtype, estimator, data):
+    """solver="lbfgs" runs its own loop on the client: the same fit as numpy's."""
+    if estimator == "linear":
+        X, y = (load_diabetes if data == "one" else load_linnerud)(return_X_y=True)
+        make = lambda: GDLinearRegression(alpha=0.1, solver="lbfgs", tol=1e-14)  # noqa: E731
+        rows = 50
+    else:
+        if data == "binary":
+            X, y = load_breast_cancer(return_X_y=True)
+            X = X[:, 10:20]  # see test_logistic_regression_equals_numpy_fit
+        else:
+            X, y = three_classes()
+        make = lambda: GDLogisticRegression(  # noqa: E731
+            solver="lbfgs", class_weight="balanced", tol=1e-14
+        )
+        rows = 64
+    X = X.astype(dtype)
+    sample_weight = weights_for(X.shape[0])
+    numpy_fit = make().fit(X, y, sample_weight=sample_weight)
+    dask_fit = make().fit(chunked(X, rows), chunked(y, rows),
+                          sample_weight=chunked(sample_weight, rows))
+    assert_fits_equal(numpy_fit, dask_fit, dtype)
+
+
 def test_unequal_and_column_chunks_are_handled():
     X, y = load_diabetes(return_X_y=True)
     X_lazy = da.from_array(X, chunks=((100, 42, 300), (4, 6)))

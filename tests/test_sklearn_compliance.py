@@ -21,11 +21,13 @@ ESTIMATORS = [
     GDLinearRegression(alpha=0.05, l1_ratio=0.5),
     GDLinearRegression(solver="gd", precondition="none"),
     GDLinearRegression(solver="nesterov", precondition="diagonal"),
+    GDLinearRegression(solver="lbfgs"),
     GDLogisticRegression(),
     GDLogisticRegression(fit_intercept=False),
     GDLogisticRegression(C=0.5, l1_ratio=0.5, class_weight="balanced"),
     GDLogisticRegression(C=np.inf, solver="gd", precondition="none"),
     GDLogisticRegression(solver="nesterov", precondition="diagonal"),
+    GDLogisticRegression(solver="lbfgs", class_weight="balanced"),
 ]
 
 

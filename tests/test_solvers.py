@@ -4,11 +4,13 @@ Every solver in :data:`gdestimators._solvers.SOLVERS` minimises
 ``F(theta) = 1/2 (theta - t)^T A (theta - t) + sum_j l1_j |theta_j|`` here:
 without L1 the minimiser is ``t``; with a diagonal ``A`` and L1 it is the
 soft-thresholded ``t`` (each coordinate is a one-dimensional problem),
-written by hand below. The phases (step choice, acceptance, deferred read,
-rise test, streaming step) are checked against values computed by hand.
+written by hand below; solvers for smooth objectives only must refuse it.
+The phases (step choice, acceptance, deferred read, rise test, streaming
+step) are checked against values computed by hand.
 """
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -22,8 +24,21 @@ from gdestimators._solvers._barzilai_borwein import (
     DeferredReads,
     NonmonotoneAcceptance,
 )
-from gdestimators._solvers._common import Rounding, evaluate_start, rose_beyond_rounding
+from gdestimators._solvers._common import (
+    L1_SOLVERS,
+    Rounding,
+    evaluate_start,
+    rose_beyond_rounding,
+)
 from gdestimators._solvers._first_order import _backtracking_step
+from gdestimators._solvers._lbfgs import (
+    CurvaturePairs,
+    StrongWolfeSearch,
+    Trial,
+    _cubic_minimiser,
+    _quadratic_minimiser,
+    safeguarded_interpolation,
+)
 
 
 def quadratic_problem(A, target, l1_weights=None, minimum=1e-6):
@@ -82,6 +97,13 @@ def test_every_solver_reaches_the_soft_thresholded_minimiser(solver):
     # argmin 1/2 a (x - t)^2 + l |x| = sign(t) max(|t| - l/a, 0).
     expected = np.sign(target) * np.maximum(np.abs(target) - (l1 / diagonal)[:, None], 0)
     problem = quadratic_problem(np.diag(diagonal), target, l1)
+    if solver not in L1_SOLVERS:
+        # Smooth-objective solvers refuse, naming those that handle L1.
+        names = ", ".join(repr(name) for name in L1_SOLVERS)
+        with pytest.raises(ValueError, match=f"l1_ratio.*{re.escape(names)}"):
+            SOLVERS[solver](problem, np.zeros_like(target), learning_rate="auto",
+                            max_iter=10, tol=1e-12, log=IterationLog())
+        return
     result = SOLVERS[solver](
         problem, np.zeros_like(target), learning_rate="auto", max_iter=10_000,
         tol=1e-17, log=IterationLog(),
@@ -216,3 +238,156 @@ def test_log_stores_user_units():
     log = IterationLog(output_scale=2.0)
     log.record(1, None, 0.5, 0.0, 1.0)
     assert log.objective_curve == [2.0]
+
+
+# ---------------------------------------------------------------------------
+# L-BFGS: the two-loop recursion and the strong Wolfe line search.
+# ---------------------------------------------------------------------------
+
+
+def bfgs_inverse_hessian(pairs):
+    """``H_k`` by the BFGS update formula, from ``gamma I``, oldest pair first.
+
+    ``H <- (I - rho s y^T) H (I - rho y s^T) + rho s s^T`` with
+    ``rho = 1 / <y, s>`` (Nocedal & Wright, (7.19)) and ``gamma`` of the
+    newest pair, as an explicit matrix.
+    """
+    s_last, y_last = pairs[-1]
+    n = s_last.size
+    H = (s_last @ y_last) / (y_last @ y_last) * np.eye(n)
+    for s, y in pairs:
+        rho = 1.0 / (y @ s)
+        V = np.eye(n) - rho * np.outer(y, s)
+        H = V.T @ H @ V + rho * np.outer(s, s)
+    return H
+
+
+def test_two_loop_recursion_equals_the_bfgs_inverse_hessian_product():
+    rng = np.random.default_rng(0)
+    shape = (5, 2)  # theta's layout: rows of features, columns of outputs
+    n = shape[0] * shape[1]
+    Q, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    A = (Q * np.geomspace(0.1, 100.0, n)) @ Q.T
+    pairs = CurvaturePairs(memory=3)
+    stored = []
+    for _ in range(5):
+        s = rng.standard_normal(n)
+        y = A @ s  # a positive-definite curvature: <s, y> > 0
+        assert pairs.update(s.reshape(shape), y.reshape(shape), s @ y, y @ y)
+        stored.append((s, y))
+    gradient = rng.standard_normal(n)
+    # Only the last three pairs are kept.
+    expected = -bfgs_inverse_hessian(stored[-3:]) @ gradient
+    direction = pairs.direction(gradient.reshape(shape))
+    assert direction.shape == shape
+    assert_allclose(direction.ravel(), expected, rtol=1e-10, atol=1e-12)
+    # The secant equation of the newest pair, H y = s.
+    s, y = stored[-1]
+    assert_allclose(-pairs.direction(y.reshape(shape)).ravel(), s, rtol=1e-10)
+
+
+def test_pairs_without_positive_curvature_are_skipped():
+    pairs = CurvaturePairs(memory=5)
+    s, y = np.array([[1.0], [0.0]]), np.array([[2.0], [0.0]])
+    assert pairs.update(s, y, 2.0, 4.0)
+    before = pairs.direction(np.array([[1.0], [1.0]]))
+    assert not pairs.update(s, -y, -2.0, 4.0)
+    assert not pairs.update(s, 0 * y, 0.0, 0.0)
+    assert len(pairs) == 1
+    assert_allclose(pairs.direction(np.array([[1.0], [1.0]])), before)
+    # One pair along e1 with curvature 2: H = diag(1/2, gamma = 1/2).
+    assert_allclose(before, [[-0.5], [-0.5]])
+    pairs.clear()
+    assert_allclose(pairs.direction(np.array([[1.0], [3.0]])), [[-1.0], [-3.0]])
+
+
+def lbfgs_iterates(problem, theta, **options):
+    """The starting point and every iterate accepted by lbfgs, and its result."""
+    iterates = [theta]
+    log = IterationLog(observer=iterates.append)
+    result = SOLVERS["lbfgs"](problem, theta, log=log, **options)
+    return iterates, result
+
+
+def assert_strong_wolfe(problem, iterates):
+    """The strong Wolfe conditions between successive iterates, recomputed.
+
+    With the move ``s = a d``, ``F(x + s) <= F(x) + c1 <g, s>`` and
+    ``|<g(x + s), s>| <= c2 |<g, s>|`` are the conditions on the step ``a``
+    along ``d``, multiplied by ``a > 0``: no need to know ``a`` or ``d``.
+    """
+    assert len(iterates) > 2
+    for before, after in zip(iterates, iterates[1:], strict=False):
+        value, gradient = problem.smooth(before)
+        value_after, gradient_after = problem.smooth(after)
+        move = after - before
+        slope, slope_after = np.sum(gradient * move), np.sum(gradient_after * move)
+        assert slope < 0  # a descent direction
+        assert value_after <= value + 1e-4 * slope
+        assert abs(slope_after) <= 0.9 * abs(slope)
+
+
+@pytest.mark.parametrize("learning_rate", ["auto", 1e-4, 30.0],
+                         ids=["auto", "expand-first", "zoom-first"])
+def test_lbfgs_steps_meet_the_strong_wolfe_conditions_on_a_quadratic(learning_rate):
+    A, target = ill_conditioned(n=8, condition=1e3)
+    problem = quadratic_problem(A, target)
+    iterates, result = lbfgs_iterates(problem, np.zeros_like(target),
+                                      learning_rate=learning_rate, max_iter=200, tol=1e-6)
+    assert result.converged
+    assert_strong_wolfe(problem, iterates)
+    assert_allclose(result.theta, target, atol=1e-6)
+
+
+@pytest.mark.parametrize("dataset", ["breast_cancer", "wine"])
+def test_lbfgs_steps_meet_the_strong_wolfe_conditions_on_a_logistic_problem(dataset):
+    from sklearn.datasets import load_breast_cancer, load_wine
+
+    from gdestimators._losses import classification_loss
+    from gdestimators._problem import ObjectiveSettings, build_problem
+
+    X, y = (load_breast_cancer if dataset == "breast_cancer" else load_wine)(return_X_y=True)
+    classes, y_index = np.unique(y, return_inverse=True)
+    loss = classification_loss(classes.size)
+    settings = ObjectiveSettings(loss, loss.encode_targets(y_index, np.float64),
+                                 l2_strength=1.0 / X.shape[0], l1_strength=0.0)
+    problem, model = build_problem(X, settings, np.ones(X.shape[0]), fit_intercept=True,
+                                   precondition="auto")
+    iterates, result = lbfgs_iterates(problem, model.start(), learning_rate="auto",
+                                      max_iter=1000, tol=1e-6)
+    assert result.converged
+    assert_strong_wolfe(problem, iterates)
+
+
+def test_wolfe_search_refuses_an_ascent_direction():
+    A, target = ill_conditioned(n=4, condition=10.0)
+    problem = quadratic_problem(A, target)
+    theta = np.zeros_like(target)
+    value, gradient = problem.smooth(theta)
+    search = StrongWolfeSearch(problem, Rounding(theta), stop_quantity=problem.predicted_gap)
+    assert search.along(theta, float(value), gradient, gradient, 1.0) is None
+    trial = search.along(theta, float(value), gradient, -gradient, 1.0)
+    assert trial is not None and trial.objective < float(value)
+
+
+def test_interpolation_finds_the_minimiser_at_steps_near_underflow():
+    """``phi(t) = (t / 1e-300 - 1.5)^2``: steps of 1e-300, as in raw
+    coordinates whose curvatures reach 1e300, where the squared width of
+    the bracket underflows to zero and squared slopes overflow. Both
+    interpolants are exact for a quadratic: the minimiser 1.5e-300."""
+    def point(step):
+        u = step / 1e-300
+        return Trial(step, (u - 1.5) ** 2, 2.0 * (u - 1.5) / 1e-300, 0.0, 0.0, 0.0)
+
+    low, high = point(1e-300), point(1.8e-300)
+    # What the interpolants must survive.
+    width = high.step - low.step
+    assert width * width == 0.0 and low.slope * low.slope == math.inf
+    exact = pytest.approx(1.5e-300, rel=1e-12, abs=0.0)
+    assert _cubic_minimiser(low, high) == exact
+    assert _quadratic_minimiser(low, high) == exact
+    assert safeguarded_interpolation(low, high) == exact
+    # The safeguard keeps 10% of the bracket from its ends.
+    assert safeguarded_interpolation(point(1.45e-300), point(2.45e-300)) == pytest.approx(
+        1.55e-300, rel=1e-12, abs=0.0
+    )

@@ -14,7 +14,8 @@ own prediction of the gap says it may pass.
 The loops stay where the data live (a GPU, say): objective values, inner
 products and the stop test are 0-d arrays there. ``gd`` and ``nesterov``
 read all the scalars a trial point's decisions need in one host transfer;
-``bb`` decides on the device and reads only every few iterations.
+``bb`` decides on the device and reads only every few iterations;
+``lbfgs`` reads once per trial point of its line search.
 
 =============================  ===========================================
 module                         solver
@@ -22,6 +23,7 @@ module                         solver
 :mod:`._first_order`           ``gd`` (the note's algorithm), ``nesterov``
 :mod:`._barzilai_borwein`      ``bb``
 :mod:`._newton`                ``newton`` (proximal with an L1 part)
+:mod:`._lbfgs`                 ``lbfgs`` (smooth objectives only)
 :mod:`._auto`                  ``auto``: bb, newton or lbfgs by cost
 :mod:`._streaming`             the decaying step of ``partial_fit``
 :mod:`._common`                the problem, result, log and shared phases
@@ -40,6 +42,7 @@ from ._common import (
     largest_eigenvalue,
 )
 from ._first_order import accelerated, gradient_descent
+from ._lbfgs import lbfgs
 from ._newton import newton
 from ._streaming import decaying_step
 
@@ -49,6 +52,7 @@ SOLVERS = {
     "nesterov": accelerated,
     "bb": barzilai_borwein,
     "newton": newton,
+    "lbfgs": lbfgs,
     "auto": auto,
 }
 

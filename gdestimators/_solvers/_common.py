@@ -27,6 +27,10 @@ from .._array_api import from_numpy, namespace, numpy_float_dtype, read_scalars
 SUFFICIENT_DECREASE = 1e-4
 #: Halvings (or quarterings) of a step before a line search gives up.
 MAX_BACKTRACKS = 60
+#: The solvers that handle an L1 part (by proximal steps, or proximal Newton
+#: for ``"newton"`` and the ``"auto"`` choices), named by the error of those
+#: that need a smooth objective.
+L1_SOLVERS = ("gd", "nesterov", "bb", "newton", "auto")
 # Objective values compared by the line searches carry rounding errors of a
 # few ulps; differences below this relative size are treated as ties (in
 # float64; lower precisions use _OBJECTIVE_NOISE_ULPS).
@@ -362,7 +366,7 @@ def largest_eigenvalue(matvec, like, n_iter=30):
 #: Power iterations for the first step size. Plain gradient descent keeps
 #: 1/L for good, so it needs an accurate L; the line searches of the other
 #: solvers correct a rough one.
-POWER_ITERATIONS = {"gd": 30, "nesterov": 10, "bb": 5}
+POWER_ITERATIONS = {"gd": 30, "nesterov": 10, "bb": 5, "lbfgs": 5}
 
 
 def inverse_lipschitz(problem, n_iter=POWER_ITERATIONS["gd"]):
