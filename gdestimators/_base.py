@@ -2,6 +2,7 @@
 
 import functools
 import warnings
+from dataclasses import replace
 from numbers import Integral, Real
 
 import numpy as np
@@ -21,13 +22,15 @@ from ._array_api import (
     namespace,
     numpy_float_dtype,
     to_float,
+    to_numpy,
 )
 from ._callbacks import IterationCallbacks
-from ._moments import RunningMoments
 from ._objectives import predict
 from ._preconditioning import Preconditioner, preconditioner_from_moments
 from ._problem import build_problem
 from ._solvers import SOLVERS, IterationLog, decaying_step, inverse_lipschitz
+from ._solvers._streaming import StreamPenalty
+from ._stream import batch_digest, batch_weight, start_stream
 
 ACCEPTED_SPARSE = ("csr", "csc")
 #: ``tol`` is raised to this many machine epsilons of the data's dtype: a
@@ -140,7 +143,7 @@ class GDBase(CallbackSupportMixin, BaseEstimator):
         ``set_callbacks`` once per iteration.
         """
         # A full fit starts a new stream for any later partial_fit.
-        self.__dict__.pop("_stream_moments", None)
+        self.__dict__.pop("_stream", None)
         problem, model = build_problem(
             X, settings, sample_weight, fit_intercept=self.fit_intercept,
             precondition=self.precondition,
@@ -208,29 +211,84 @@ class GDBase(CallbackSupportMixin, BaseEstimator):
             ConvergenceWarning, stacklevel=2,
         )
 
-    def _partial_fit_step(self, X, y, sample_weight, settings):
-        """One proximal gradient step on the batch of ``settings``.
+    def _partial_fit_step(self, X, y, labels, sample_weight, make_settings):
+        """Process one batch of the stream (see :mod:`._stream`).
+
+        ``labels`` are the targets as the batch's digest reads them, and
+        ``make_settings(data_weight)`` gives the objective of the data set
+        whose total weight is ``data_weight`` (the classifier's penalty
+        depends on it). The Newton-type stream
+        (:class:`._solvers.StreamingNewton`) runs unless a first-order
+        solver is asked for or the Hessian would be too large; then each
+        call takes one proximal gradient step (:func:`_first_order_stream_step`).
+        ``n_iter_`` counts the calls and ``loss_curve_`` holds each batch's
+        objective at the coefficients before its call. The stream starts
+        from the coefficients of a previous ``fit``, if any.
+        """
+        key = batch_digest(X, labels, sample_weight)
+        weight = batch_weight(sample_weight)
+        stream = getattr(self, "_stream", None)
+        new, data_weight = (True, weight) if stream is None else stream.register(key, weight)
+        settings = make_settings(data_weight)
+        if stream is None:
+            stream = start_stream(self, X, settings.targets, sample_weight, settings,
+                                  self._effective_tol(X))
+        if stream.newton is None:
+            theta, model, objective = self._first_order_stream_step(
+                stream, X, settings, sample_weight, new=new, weight=weight,
+                data_weight=data_weight,
+            )
+        else:
+            loss_only = replace(settings, l2_strength=0.0, l1_strength=0.0)
+            model = build_problem(
+                X, loss_only, sample_weight, fit_intercept=self.fit_intercept,
+                precondition=self.precondition, preconditioner=stream.coordinates,
+            )[1]
+            start = stream.newton.theta
+            if start is None:
+                start = model.start(self._warm_start_coefficients(
+                    X.shape[1], settings.targets.shape[0], force=True))
+            penalty = StreamPenalty(
+                settings.l2_strength, settings.l1_strength, to_numpy(stream.coordinates.scale),
+                self.fit_intercept, like=start,
+            )
+            objective = stream.newton.step(
+                model, start, key=key, new=new, batch_weight=weight, data_weight=data_weight,
+                data_keys=stream.batches.keys() | {key}, penalty=penalty,
+            )
+            theta = stream.newton.theta
+        w, b = model.coefficients(theta)
+        self._check_finite_coefficients(w, b)
+        self._stream = stream
+        stream.commit(key, weight, objective)
+        self.n_iter_ = self._n_iter_attribute(stream.n_calls, X)
+        self.loss_curve_ = list(stream.objectives)
+        for name, value in self._coefficient_attributes(w, b, y.ndim).items():
+            setattr(self, name, value)
+
+    def _first_order_stream_step(self, stream, X, settings, sample_weight, *, new, weight,
+                                 data_weight):
+        """One proximal gradient step on the batch's share of the objective.
 
         The coordinates are diagonally preconditioned with the running mean
         and variance of all batches so far (full decorrelation from a few
         batches would be unreliable); the coefficients are kept in the
         original coordinates, so the preconditioner may change between
         calls. The first call fixes the base step ``1/L`` of its batch's
-        curvature bound (or ``learning_rate``); step ``t`` has size
-        ``base / sqrt(t)`` (:func:`._solvers.decaying_step`). ``n_iter_``
-        counts steps and ``loss_curve_`` holds each batch's objective before
-        its step. The stream starts from the coefficients of a previous
-        ``fit``, if any.
+        curvature bound (or ``learning_rate``); call ``t`` has step size
+        ``share * base / sqrt(t)`` (:func:`._solvers.decaying_step`), with
+        ``share`` the batch's weight over the mean weight of the data set's
+        batches. Returns ``(theta, model, objective)``.
         """
-        new_stream = not hasattr(self, "_stream_moments")
-        if new_stream:
-            self._stream_moments = RunningMoments(X.shape[1])
         if self.precondition == "none":
             preconditioner = Preconditioner.identity(X)
         else:
-            self._stream_moments.update(X, sample_weight, self.fit_intercept)
+            if new:
+                # The moments are those of the data set: a batch passed
+                # again is not counted twice.
+                stream.moments.update(X, sample_weight, self.fit_intercept)
             preconditioner = preconditioner_from_moments(
-                self._stream_moments.mean, self._stream_moments.std, None,
+                stream.moments.mean, stream.moments.std, None,
                 curvature=settings.loss.curvature_bound,
                 l2_strength=settings.l2_strength, like=X,
             )
@@ -238,29 +296,22 @@ class GDBase(CallbackSupportMixin, BaseEstimator):
             X, settings, sample_weight, fit_intercept=self.fit_intercept,
             precondition=self.precondition, preconditioner=preconditioner,
         )
-        if new_stream:
-            self._stream_step = (
+        if stream.base_step is None:
+            stream.base_step = (
                 inverse_lipschitz(problem) if self.learning_rate == "auto"
                 else float(self.learning_rate)
             )
-            self._stream_steps = 0
-            self._stream_objectives = []
         # Continue from the last partial_fit, or from a full fit.
         previous = self._warm_start_coefficients(
             X.shape[1], settings.targets.shape[0], force=True
         )
+        mean_weight = (stream.data_weight + (weight if new else 0.0)) / (
+            len(stream.batches) + int(new))
         theta, objective = decaying_step(
-            problem, model.start(previous), base_step=self._stream_step,
-            step_number=self._stream_steps + 1,
+            problem, model.start(previous), base_step=stream.base_step,
+            step_number=stream.n_calls + 1, share=weight / mean_weight,
         )
-        self._stream_steps += 1
-        self.n_iter_ = self._n_iter_attribute(self._stream_steps, X)
-        self._stream_objectives.append(problem.user_objective(objective))
-        w, b = model.coefficients(theta)
-        self._check_finite_coefficients(w, b)
-        self.loss_curve_ = list(self._stream_objectives)
-        for name, value in self._coefficient_attributes(w, b, y.ndim).items():
-            setattr(self, name, value)
+        return theta, model, problem.user_objective(objective)
 
     def _n_iter_attribute(self, n_iter, X):
         """``n_iter_`` as scikit-learn gives it for this kind of estimator (an int)."""

@@ -105,11 +105,13 @@ class GDLinearRegression(MultiOutputMixin, RegressorMixin, SparseCoefMixin, GDBa
         numpy scalar of the data's dtype (``np.float64`` or ``np.float32``),
         as ``LinearRegression`` gives it (a 0-d array for array-API inputs).
     n_iter_ : int
-        Iterations run (steps taken, after ``partial_fit``): one count, since
-        all targets are solved together, as ``ElasticNet`` and
-        ``HuberRegressor`` report theirs.
+        Iterations run (calls, after ``partial_fit``): one count, since all
+        targets are solved together, as ``ElasticNet`` and ``HuberRegressor``
+        report theirs.
     loss_curve_ : list of float of length n_iter_
-        Objective ``F`` (penalty included) after each iteration.
+        Objective ``F`` (penalty included) after each iteration, in the units
+        of ``y`` squared, as the formula above gives it; after
+        ``partial_fit``, each call's batch objective (see there).
     dual_gap_ : float
         The certified bound on ``F - min F`` at the returned coefficients, in
         the units of ``loss_curve_`` (the solver's estimate where no
@@ -207,16 +209,48 @@ class GDLinearRegression(MultiOutputMixin, RegressorMixin, SparseCoefMixin, GDBa
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None):
-        """One gradient step on a batch, for data that arrive in batches.
+        """Fit on one batch of a stream: the coefficients approach ``fit``'s on the stream.
 
-        The first call fixes the base step (``1/L`` of this batch's curvature
-        bound, or ``learning_rate``); call ``t`` then takes one proximal
-        gradient step of size ``base / sqrt(t)`` on the objective of its
-        batch from the current coefficients. Streaming all batches for
-        several epochs is mini-batch gradient descent on the whole data set,
-        with a decay that lets it converge. ``n_iter_`` counts the steps
-        taken and ``loss_curve_`` holds each batch's objective before its
-        step. ``fit`` starts afresh.
+        **What is minimised.** The stream's data set is the set of distinct
+        batches passed so far. A batch passed again (identical ``X``, ``y``
+        and ``sample_weight``, recognised by a digest of their bytes) is a
+        further pass over data already counted, not new data. ``partial_fit``
+        minimises the objective that :meth:`fit` minimises on the
+        concatenation of the distinct batches, with the same ``alpha`` and
+        ``l1_ratio`` (the penalty does not depend on the number of passes), and
+        its coefficients approach ``fit``'s on that data as passes accumulate.
+        Batches whose contents differ are new data, as they would be for
+        ``fit``: a data set reshuffled into new batches before each pass counts
+        once per pass (the minimiser is the same here, since ``alpha`` is in
+        the mean form; keep the batches to save the work of new data).
+
+        **How.** Each batch not seen before is absorbed at once: its exact
+        loss plus a quadratic model of the other batches (and the penalty) is
+        minimised by a few Newton iterations on the batch alone, then the
+        batch's own quadratic model joins the others. Least squares models are
+        exact, so after one pass the coefficients are ``fit``'s, to rounding.
+        Later passes alternate between a pass that evaluates every batch at
+        the same coefficients (they do not change during it) and a pass that
+        absorbs each batch again in place of its model there: an incremental
+        Newton method, which converges in a few passes whatever the order of
+        the batches within a pass. A batch passed twice within a pass counts
+        once. The memory kept is a Hessian of the coefficients (one
+        ``(n_features + 1)``-square block for all targets) and a digest and a
+        weight per distinct batch, nothing per sample.
+
+        Where the Hessian would have more than 2048 coordinates, or with
+        ``solver`` "gd", "nesterov" or "bb", each call instead takes one
+        proximal gradient step on its batch's objective, of size
+        ``learning_rate`` (or ``1/L`` of the first batch's curvature bound)
+        times the batch's weight over the mean weight of the data set's
+        batches, divided by ``sqrt(t)`` at call ``t``: it converges to the
+        same minimiser, much more slowly.
+
+        ``n_iter_`` counts the calls, and ``loss_curve_`` holds each batch's
+        objective (its weighted mean loss plus the penalty) at the
+        coefficients before its call. The first call starts from the
+        coefficients of a previous ``fit``, if any; ``fit`` starts a new
+        stream.
 
         Parameters
         ----------
@@ -245,9 +279,12 @@ class GDLinearRegression(MultiOutputMixin, RegressorMixin, SparseCoefMixin, GDBa
                 f"previous calls had {previous}."
             )
         sample_weight = self._validate_sample_weight(sample_weight, X)
-        # Batches are not rescaled: a scale per batch would weigh them unequally.
-        settings = self._objective_settings(X, y, sample_weight, rescale=False)
-        self._partial_fit_step(X, y, sample_weight, settings)
+        # Batches are not rescaled: a scale per batch would weigh them
+        # unequally. The penalty (mean form) does not depend on the data set.
+        self._partial_fit_step(
+            X, y, y, sample_weight,
+            lambda data_weight: self._objective_settings(X, y, sample_weight, rescale=False),
+        )
         return self
 
     def _objective_settings(self, X, y, sample_weight, rescale=True):

@@ -136,12 +136,14 @@ class GDLogisticRegression(ClassifierMixin, SparseCoefMixin, GDBase):
     intercept_ : ndarray of shape (1,) or (n_classes,)
         Intercepts; zeros when ``fit_intercept=False``.
     n_iter_ : ndarray of shape (1,)
-        Iterations run (steps taken, after ``partial_fit``), as an int32
+        Iterations run (calls, after ``partial_fit``), as an int32
         array like scikit-learn's ``LogisticRegression``: one count for the
         single problem solved for all classes. In the namespace and on the
         device of ``X`` for array-API inputs.
     loss_curve_ : list of float of length n_iter_[0]
-        Mean-form objective (penalty included) after each iteration.
+        Mean-form objective (penalty included) after each iteration: the
+        formula above divided by ``C S``; after ``partial_fit``, each call's
+        batch objective (see there).
     dual_gap_ : float
         The certified bound on ``F - min F`` at the returned coefficients, in
         the units of ``loss_curve_`` (the solver's estimate where no
@@ -281,19 +283,55 @@ class GDLogisticRegression(ClassifierMixin, SparseCoefMixin, GDBase):
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, sample_weight=None, classes=None):
-        """One gradient step on a batch, for data that arrive in batches.
+        """Fit on one batch of a stream: the coefficients approach ``fit``'s on the stream.
 
-        The first call needs ``classes`` (all labels the stream will
-        contain), fixes the base step (``1/L`` of this batch's curvature bound, or
-        ``learning_rate``); call ``t`` then takes one proximal gradient step
-        of size ``base / sqrt(t)`` on its batch from the current
-        coefficients, so that streaming all batches for several epochs is
-        mini-batch gradient descent, with a decay that lets it converge. The
-        penalty is that of a data set of the total sample weight seen so far:
-        after one pass, the full data set's; after ``E`` passes over the same
-        data, that of ``fit`` with ``C * E``. ``n_iter_`` counts the steps
-        and ``loss_curve_`` holds each batch's objective before its step.
-        ``fit`` starts afresh.
+        The first call needs ``classes``, all the labels the stream will
+        contain.
+
+        **What is minimised.** The stream's data set is the set of distinct
+        batches passed so far. A batch passed again (identical ``X``, ``y``
+        and ``sample_weight``, recognised by a digest of their bytes) is a
+        further pass over data already counted, not new data. ``partial_fit``
+        minimises the objective that :meth:`fit` minimises on the
+        concatenation of the distinct batches, with the same ``C`` and
+        ``l1_ratio``, and its coefficients approach ``fit``'s on that data as
+        passes accumulate. In the mean form the penalty is divided by ``C S``,
+        ``S`` the data set's total weight: it does not change when batches are
+        passed again. Batches whose contents differ are new data, as they
+        would be for ``fit``: a data set reshuffled into new batches before
+        each pass counts once per pass, which is ``fit`` with ``C`` times the
+        number of passes; keep the batches (shuffle once, before splitting) to
+        stream ``fit(C)``. With ``class_weight="balanced"`` each batch is
+        balanced on its own labels, so the objective is ``fit``'s only when
+        the batches have the classes in the same proportions; pass a dict
+        computed on the whole stream instead.
+
+        **How.** Each batch not seen before is absorbed at once: its exact
+        loss plus a quadratic model of the other batches (and the penalty) is
+        minimised by a few Newton iterations on the batch alone, then the
+        batch's own quadratic model joins the others. Later passes alternate
+        between a pass that evaluates every batch at the same coefficients
+        (they do not change during it) and a pass that absorbs each batch
+        again in place of its model there: an incremental Newton method,
+        which converges in a few passes whatever the order of the batches
+        within a pass. A batch passed twice within a pass counts once. The
+        memory kept is the Hessian of the coefficients (``((n_features + 1)
+        k)**2`` numbers, ``k`` the rows of ``coef_``) and a digest and a
+        weight per distinct batch, nothing per sample.
+
+        Where the Hessian would have more than 2048 coordinates, or with
+        ``solver`` "gd", "nesterov" or "bb", each call instead takes one
+        proximal gradient step on its batch's objective, of size
+        ``learning_rate`` (or ``1/L`` of the first batch's curvature bound)
+        times the batch's weight over the mean weight of the data set's
+        batches, divided by ``sqrt(t)`` at call ``t``: it converges to the
+        same minimiser, much more slowly.
+
+        ``n_iter_`` counts the calls, and ``loss_curve_`` holds each batch's
+        objective in the mean form (its weighted mean loss plus the data
+        set's penalty) at the coefficients before its call. The first call
+        starts from the coefficients of a previous ``fit``, if any; ``fit``
+        starts a new stream.
 
         Parameters
         ----------
@@ -346,13 +384,13 @@ class GDLogisticRegression(ClassifierMixin, SparseCoefMixin, GDBase):
         # Set only once the batch is accepted, so a refused first call
         # leaves the estimator as it was.
         self.classes_ = all_classes
-        if not hasattr(self, "_stream_moments"):
-            self._stream_weight = 0.0
         y_index = np.searchsorted(self.classes_, y)
         sample_weight = self._class_weighted(sample_weight, X, y, y_index)
-        self._stream_weight += to_float(xp.sum(sample_weight))
-        settings = self._objective_settings(X, y_index, self._stream_weight)
-        self._partial_fit_step(X, y, sample_weight, settings)
+        # The penalty is fit's on the data set: 1 / (C S) with S its weight.
+        self._partial_fit_step(
+            X, y, y_index, sample_weight,
+            lambda data_weight: self._objective_settings(X, y_index, data_weight),
+        )
         return self
 
     def _class_weighted(self, sample_weight, X, y, y_index):

@@ -3,34 +3,34 @@
 What the docstrings of ``GDLinearRegression.partial_fit`` and
 ``GDLogisticRegression.partial_fit`` promise, and how each promise is checked:
 
-* call ``t`` takes one proximal gradient step of size ``base / sqrt(t)`` on its
-  batch's objective from the current coefficients; ``n_iter_`` counts the steps
-  and ``loss_curve_`` holds each batch's objective *before* its step. With
-  ``precondition="none"`` and a float ``learning_rate`` (then ``base`` is that
-  float) this is reproduced step by step with numpy, written here from the
-  docstring: same coefficients, same ``loss_curve_`` to rounding.
-* the classifier's penalty is that of a data set of the total sample weight
-  seen so far, i.e. the mean-form strength ``1 / (C * W_t)`` where ``W_t`` is
-  the cumulative weight including the current batch (after ``E`` passes over
-  the same data: ``fit`` with ``C * E``). The numpy reference uses exactly this
-  strength, so a wrong one changes the reference's ``loss_curve_``.
-* ``partial_fit`` after ``fit`` continues from the fitted coefficients: one
-  step on the whole data set from an optimum (whose gradient is zero, penalty
-  of one pass = ``fit``'s penalty) leaves them where they are; the first
-  ``loss_curve_`` entry is the independent objective at the fitted point.
-* ``fit`` after ``partial_fit`` starts afresh: identical to a fresh ``fit``.
+* the stream minimises ``fit``'s objective on its data set, the distinct
+  batches passed so far, with the same ``alpha`` or ``C``: a batch passed
+  again is not new data, so the penalty does not depend on the number of
+  passes. ``loss_curve_`` holds each call's batch objective at the
+  coefficients before the call; it is recomputed here with the independent
+  objectives of :mod:`gdestimators._reference`, the classifier's with the
+  penalty ``1 / (C S)`` of the data set's weight ``S``, which stays that of
+  one pass however many passes follow;
+* for least squares one pass gives ``fit``'s minimiser (the models are
+  exact), checked against closed-form and scikit-learn solutions;
+* passes over the same batches approach ``fit``'s minimiser of the
+  concatenated distinct batches: the relative objective gap and the signs
+  of the coefficients ``fit`` determines, on raw ``load_breast_cancer`` and
+  ``load_digits`` (20 batches, measured numbers in the tests), against
+  scikit-learn's ``LogisticRegression`` where it solves the same problem;
+* the first-order stream (``solver="gd"``) takes the documented step, checked
+  step by step against a numpy reference, with the same data-set penalty;
 * the classifier needs ``classes`` on the first call, rejects labels outside
   ``classes`` and a change of ``classes``; both reject a change of
-  ``n_features``.
-* streaming epochs over :func:`sklearn.utils.gen_batches` converges towards the
-  full fit (measured numbers and thresholds in the tests).
+  ``n_features``; ``partial_fit`` after ``fit`` continues from the fitted
+  coefficients and ``fit`` after ``partial_fit`` starts afresh.
 """
 
 
 import numpy as np
 import pytest
-from sklearn.datasets import load_diabetes, load_digits
-from sklearn.linear_model import Ridge
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, load_iris
+from sklearn.linear_model import ElasticNet, LogisticRegression
 from sklearn.utils import gen_batches
 
 from gdestimators import GDLinearRegression, GDLogisticRegression
@@ -56,39 +56,51 @@ def soft_threshold(values, threshold):
     return np.sign(values) * np.maximum(np.abs(values) - threshold, 0.0)
 
 
-def linear_stream_reference(batches, *, alpha, l1_ratio, learning_rate):
-    """Proximal gradient steps of size ``learning_rate / sqrt(t)``, plain coordinates.
+def data_set_weights(batches):
+    """``(S_D, n_D)`` of the data set after each call: distinct batches only."""
+    seen, totals = {}, []
+    for X, y, s in batches:
+        seen.setdefault((X.tobytes(), y.tobytes(), s.tobytes()), float(np.sum(s)))
+        totals.append((sum(seen.values()), len(seen)))
+    return totals
 
-    ``batches`` is a list of ``(X, y, s)``. Starts from ``w = 0`` and ``b`` the
-    weighted mean of the first batch's targets (the best intercept for
-    ``w = 0``). Returns ``(w, b, curve)``, ``curve`` holding each batch's
-    objective ``1/(2 S_b) sum s_i r_i^2 + alpha P(w)`` before its step.
+
+def linear_first_order_reference(batches, *, alpha, l1_ratio, learning_rate):
+    """The documented first-order stream in plain coordinates (``precondition="none"``).
+
+    Call ``t`` takes a proximal gradient step of size ``learning_rate * share
+    / sqrt(t)`` on its batch's objective ``1/(2 S_b) sum s_i r_i^2 + alpha P(w)``,
+    ``share`` the batch's weight over the mean weight of the data set's
+    distinct batches. Starts from ``w = 0`` and ``b`` the weighted mean of the
+    first batch's targets. Returns ``(w, b, curve)``, ``curve`` holding each
+    batch's objective before its step.
     """
     X0, y0, s0 = batches[0]
     w = np.zeros(X0.shape[1])
     b = float(np.sum(s0 * y0) / np.sum(s0))
     curve = []
-    for t, (X, y, s) in enumerate(batches, start=1):
+    for t, ((X, y, s), (total, count)) in enumerate(
+            zip(batches, data_set_weights(batches), strict=True), start=1):
         S = np.sum(s)
         residual = X @ w + b - y
         curve.append(least_squares_objective(X, y, w, b, alpha=alpha, l1_ratio=l1_ratio,
                                              sample_weight=s))
         grad_w = X.T @ (s * residual) / S + alpha * (1 - l1_ratio) * w
         grad_b = np.sum(s * residual) / S
-        step = learning_rate / np.sqrt(t)
+        step = learning_rate * (S / (total / count)) / np.sqrt(t)
         w = soft_threshold(w - step * grad_w, step * alpha * l1_ratio)
         b = b - step * grad_b
     return w, b, np.array(curve)
 
 
-def logistic_stream_reference(batches, classes, *, C, l1_ratio, learning_rate):
-    """The classifier's documented streaming steps, in plain coordinates.
+def logistic_first_order_reference(batches, classes, *, C, l1_ratio, learning_rate):
+    """The classifier's documented first-order stream, in plain coordinates.
 
-    The penalty of call ``t`` has mean-form strength ``1 / (C W_t)``, ``W_t`` the
-    total weight of batches 1..t. Binary problems use one sigmoid row, more
-    classes the softmax with one row per class. Starts from ``W = 0`` and the
-    intercept of the first batch's weighted class shares (log-odds; centred
-    log-shares for the softmax). Returns ``(W, b, curve)``.
+    The penalty of call ``t`` has mean-form strength ``1 / (C S_D)``, ``S_D``
+    the total weight of the distinct batches seen so far (this one included):
+    after one pass it no longer changes. Binary problems use one sigmoid row,
+    more classes the softmax with one row per class. Starts from ``W = 0``
+    and the intercept of the first batch's weighted class shares.
     """
     n_classes = len(classes)
     n_rows = 1 if n_classes == 2 else n_classes
@@ -99,19 +111,16 @@ def logistic_stream_reference(batches, classes, *, C, l1_ratio, learning_rate):
         b = np.array([np.log(shares[1] / shares[0])])
     else:
         b = np.log(shares) - np.mean(np.log(shares))
-    total_weight = 0.0
     curve = []
-    for t, (X, y, s) in enumerate(batches, start=1):
+    for t, ((X, y, s), (total, count)) in enumerate(
+            zip(batches, data_set_weights(batches), strict=True), start=1):
         S = np.sum(s)
-        total_weight += S
-        strength = 1.0 / (C * total_weight)
-        # The batch's mean log-loss and its gradient (unpenalised: C=inf),
-        # then the penalty of strength 1 / (C W_t).
+        strength = 1.0 / (C * total)
         loss, grad_W, grad_b = log_loss_objective_and_gradient(
             X, y, W, b, C=np.inf, sample_weight=s, classes=classes)
         curve.append(loss + strength * elastic_net_penalty(W, l1_ratio))
         grad_W = grad_W + strength * (1 - l1_ratio) * W
-        step = learning_rate / np.sqrt(t)
+        step = learning_rate * (S / (total / count)) / np.sqrt(t)
         W = soft_threshold(W - step * grad_W, step * strength * l1_ratio)
         b = b - step * grad_b
     return W, b, np.array(curve)
@@ -123,7 +132,8 @@ def make_regression_stream(seed, n_samples=120, n_features=4, n_batches=6):
     X += rng.normal(0, 2, n_features)
     y = X @ rng.standard_normal(n_features) + 1.5 + 0.3 * rng.standard_normal(n_samples)
     s = rng.uniform(0.2, 2.0, n_samples)
-    splits = np.array_split(np.arange(n_samples), n_batches)
+    # Batches of unequal size: a share per batch must weigh their samples alike.
+    splits = np.array_split(np.arange(n_samples), np.cumsum([10, 30, 15, 25, 20])[:n_batches - 1])
     return X, y, s, splits
 
 
@@ -139,27 +149,252 @@ def make_classification_stream(seed, n_classes, n_samples=150, n_features=3,
     return X, y, s, labels, splits
 
 
+def streamed(estimator, batches, n_passes, **first_call):
+    """``estimator`` after ``n_passes`` passes over ``batches`` (``(X, y, s)``)."""
+    for _ in range(n_passes):
+        for X, y, s in batches:
+            estimator.partial_fit(X, y, sample_weight=s, **first_call)
+            first_call = {}
+    return estimator
+
+
+def coefficient_signs_agree(coef, reference, certain):
+    """Whether ``coef`` has ``reference``'s sign wherever ``certain`` (a mask)."""
+    return np.array_equal(np.sign(np.asarray(coef)[certain]), np.sign(reference[certain]))
+
+
 # ---------------------------------------------------------------------------
-# Step-by-step semantics against the numpy reference
+# The objective: fit's on the distinct batches, whatever the number of passes
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("solver", ["auto", "gd"])
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_penalty_is_that_of_the_data_set_in_every_pass(solver, n_classes):
+    """loss_curve_[t] is batch t's mean-form objective at the coefficients
+    before call t, with the penalty ``1 / (C S)`` of the data set's weight S:
+    recomputed independently, for three passes over the same batches (the
+    old behaviour, ``1 / (C * t-th cumulative weight)``, grows C with each
+    pass and fails from the second pass on)."""
+    X, y, s, classes, splits = make_classification_stream(10, n_classes)
+    C = 0.05  # small enough that the penalty is a visible part of each value
+    est = GDLogisticRegression(C=C, solver=solver)
+    total = float(np.sum(s))
+    for n_pass in range(3):
+        for t, i in enumerate(splits):
+            before = (est.coef_.copy(), est.intercept_.copy()) if hasattr(est, "coef_") else None
+            est.partial_fit(X[i], y[i], sample_weight=s[i],
+                            classes=classes if n_pass == t == 0 else None)
+            seen = total if n_pass else float(np.sum(s[np.concatenate(splits[:t + 1])]))
+            if before is None:
+                continue
+            # log_loss_objective divides the penalty by C S_b: C S / S_b gives 1/(C S).
+            expected = log_loss_objective(X[i], y[i], *before, C=C * seen / np.sum(s[i]),
+                                          sample_weight=s[i], classes=classes)
+            np.testing.assert_allclose(est.loss_curve_[-1], expected, rtol=1e-10)
+
+
+def test_passing_a_batch_again_is_not_new_data():
+    """One batch passed six times is the data set of that batch: fit(C) on
+    it, not fit(6 C). Checked against scikit-learn's LogisticRegression on
+    the batch (the same minimiser), which for 6 C is far away."""
+    X, y = load_breast_cancer(return_X_y=True)
+    X, y = X[:200], y[:200]
+
+    def reference(C):
+        return LogisticRegression(C=C, solver="newton-cholesky", tol=1e-12,
+                                  max_iter=1000).fit(X, y)
+
+    best = reference(0.5)
+    est = GDLogisticRegression(C=0.5)
+    for _ in range(6):
+        est.partial_fit(X, y, classes=[0, 1])
+    ours = log_loss_objective(X, y, est.coef_, est.intercept_, C=0.5)
+    gap = relative_gap(ours, log_loss_objective(X, y, best.coef_, best.intercept_, C=0.5))
+    assert -1e-12 < gap < 1e-9, gap
+    scale = np.max(np.abs(best.coef_))
+    np.testing.assert_allclose(est.coef_, best.coef_, atol=1e-5 * scale)
+    assert np.max(np.abs(est.coef_ - reference(3.0).coef_)) > 1e-2 * scale
+    # The penalty in loss_curve_ stays that of the one batch.
+    np.testing.assert_allclose(est.loss_curve_[-1], ours, rtol=1e-9)
+
+
+def test_streaming_distinct_batches_is_fit_on_their_concatenation():
+    """Batches A, B, A, B, ... : the data set is A + B (each once)."""
+    X, y, s, classes, splits = make_classification_stream(11, 3, n_batches=2)
+    est = streamed(GDLogisticRegression(C=0.3),
+                   [(X[i], y[i], s[i]) for i in splits], 8, classes=classes)
+    reference = LogisticRegression(C=0.3, solver="newton-cholesky", tol=1e-12,
+                                   max_iter=1000).fit(
+        X, y, sample_weight=s)
+    best = log_loss_objective(X, y, reference.coef_, reference.intercept_, C=0.3,
+                              sample_weight=s)
+    ours = log_loss_objective(X, y, est.coef_, est.intercept_, C=0.3, sample_weight=s)
+    assert abs(relative_gap(ours, best)) < 1e-9
+    np.testing.assert_allclose(est.coef_, reference.coef_, rtol=1e-5, atol=1e-6)
+
+
+# ---------------------------------------------------------------------------
+# Least squares: one pass is fit
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("n_targets", [1, 2])
+def test_one_pass_of_least_squares_is_the_ridge_solution(weighted, n_targets):
+    """The ridge minimiser of the mean-form objective solves
+    ``(X_c^T S X_c / S_tot + alpha I) w = X_c^T S y_c / S_tot`` (weighted
+    centring): solved with numpy, it is the stream's after one pass over
+    batches of unequal sizes, and stays it over further passes."""
+    X, y, s, splits = make_regression_stream(0)
+    if n_targets == 2:
+        y = np.column_stack([y, 3.0 - 2.0 * y + X[:, 0]])
+    s = s if weighted else np.ones_like(s)
+    alpha = 0.3
+    mean_x = s @ X / s.sum()
+    mean_y = s @ y / s.sum()
+    Xc, yc = X - mean_x, y - mean_y
+    w = np.linalg.solve(Xc.T @ (s[:, None] * Xc) / s.sum() + alpha * np.eye(X.shape[1]),
+                        Xc.T @ (s[:, None] * np.reshape(yc, (len(y), -1))) / s.sum())
+    coef, intercept = w.T.reshape(np.shape(y)[1:] + (X.shape[1],)), mean_y - mean_x @ w
+    est = GDLinearRegression(alpha=alpha)
+    batches = [(X[i], y[i], s[i]) for i in splits]
+    for _ in range(3):
+        streamed(est, batches, 1)
+        np.testing.assert_allclose(est.coef_, coef, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(est.intercept_, np.ravel(intercept).reshape(
+            np.shape(est.intercept_)), rtol=1e-10)
+    assert est.n_iter_ == len(est.loss_curve_) == 3 * len(splits)
+
+
+def test_one_pass_of_the_elastic_net_is_its_minimiser():
+    """With an L1 part: scikit-learn's ElasticNet (coordinate descent, tight
+    tol) minimises the same mean-form objective."""
+    X, y = load_diabetes(return_X_y=True, scaled=False)
+    reference = ElasticNet(alpha=0.5, l1_ratio=0.7, tol=1e-14, max_iter=1_000_000).fit(X, y)
+    best = least_squares_objective(X, y, reference.coef_, reference.intercept_, alpha=0.5,
+                                   l1_ratio=0.7)
+    batches = [(X[i], y[i], np.ones(len(y[i]))) for i in gen_batches(len(y), 23)]
+    est = streamed(GDLinearRegression(alpha=0.5, l1_ratio=0.7), batches, 1)
+    ours = least_squares_objective(X, y, est.coef_, est.intercept_, alpha=0.5, l1_ratio=0.7)
+    assert relative_gap(ours, best) < 1e-12
+    # The zeros of the lasso part are exact, and where the reference has them.
+    np.testing.assert_array_equal(est.coef_ == 0.0, reference.coef_ == 0.0)
+
+
+# ---------------------------------------------------------------------------
+# Passes approach fit: raw breast cancer and digits, 20 batches per pass
+# ---------------------------------------------------------------------------
+
+
+def _relative_gaps_and_signs(X, y, passes, C=1.0):
+    """The relative gap to fit and whether the signs agree, after each of ``passes``.
+
+    ``fit`` (Newton, tol=1e-12) gives the minimiser; the coefficients whose
+    sign it determines are those larger than its certified distance to the
+    minimiser, ``sqrt(2 dual_gap_ / lambda)`` (``lambda = 1 / (C S)``, the
+    strong convexity of the mean-form penalty).
+    """
+    full = GDLogisticRegression(C=C, solver="newton").fit(X, y)
+    best = log_loss_objective(X, y, full.coef_, full.intercept_, C=C)
+    certain = np.abs(full.coef_) > np.sqrt(2.0 * full.dual_gap_ * C * len(y))
+    batches = list(gen_batches(len(y), int(np.ceil(len(y) / 20))))
+    assert len(batches) == 20
+    est = GDLogisticRegression(C=C)
+    results = {}
+    for n_pass in range(1, max(passes) + 1):
+        for batch in batches:
+            est.partial_fit(X[batch], y[batch], classes=np.unique(y))
+        if n_pass in passes:
+            gap = relative_gap(log_loss_objective(X, y, est.coef_, est.intercept_, C=C), best)
+            results[n_pass] = (gap, coefficient_signs_agree(est.coef_, full.coef_, certain))
+    assert est.n_iter_[0] == len(est.loss_curve_) == 20 * max(passes)
+    return results
+
+
+def test_breast_cancer_stream_reaches_fit():
+    """Raw features (scales from 1e-3 to 1e3). Measured relative gaps: 1.2e-1
+    after 1 pass, 3.4e-5 after 3, at rounding level (|gap| < 1e-14) from 5 on;
+    the signs agree from pass 1 on. Thresholds: 0.2, 1e-4, 1e-12; signs
+    after 5 passes."""
+    X, y = load_breast_cancer(return_X_y=True)
+    results = _relative_gaps_and_signs(X, y, (1, 3, 5, 6))
+    assert 0 < results[1][0] < 0.2, results
+    assert results[3][0] < 1e-4, results
+    for n_pass in (5, 6):
+        gap, signs = results[n_pass]
+        assert abs(gap) < 1e-12 and signs, results
+
+
+def test_digits_stream_reaches_fit():
+    """Ten classes, 640 coefficients (a softmax row per class), raw pixels.
+    Measured relative gaps: 3.2 after 1 pass, 8e-2 after 3, 3.2e-5 after 5,
+    rounding level (< 1e-14) from 7 on, where every sign fit determines
+    agrees. Thresholds: 5, 0.2, 1e-4, 1e-12 and the signs after 7 passes."""
+    X, y = load_digits(return_X_y=True)
+    results = _relative_gaps_and_signs(X, y, (1, 3, 5, 7))
+    assert 0 < results[1][0] < 5, results
+    assert results[3][0] < 0.2, results
+    assert results[5][0] < 1e-4, results
+    gap, signs = results[7]
+    assert abs(gap) < 1e-12 and signs, results
+
+
+def test_order_of_batches_within_passes_does_not_matter():
+    """Iris (3 classes) in 6 batches, each pass in a new random order."""
+    X, y = load_iris(return_X_y=True)
+    rng = np.random.default_rng(0)
+    batches = [(X[i], y[i]) for i in np.array_split(rng.permutation(len(y)), 6)]
+    reference = LogisticRegression(solver="newton-cholesky", tol=1e-12, max_iter=1000).fit(X, y)
+    best = log_loss_objective(X, y, reference.coef_, reference.intercept_)
+    est = GDLogisticRegression()
+    for _ in range(7):
+        for index in rng.permutation(len(batches)):
+            est.partial_fit(*batches[index], classes=[0, 1, 2])
+    ours = log_loss_objective(X, y, est.coef_, est.intercept_)
+    assert abs(relative_gap(ours, best)) < 1e-10
+
+
+def test_batch_twice_within_a_pass_counts_once():
+    """A batch passed again before the pass is complete is evaluated (its
+    objective joins loss_curve_) but neither changes the coefficients nor
+    counts twice: the result is that of the passes without it."""
+    X, y, s, classes, splits = make_classification_stream(12, 2)
+    batches = [(X[i], y[i], s[i]) for i in splits]
+    plain = streamed(GDLogisticRegression(), batches, 4, classes=classes)
+    doubled = GDLogisticRegression()
+    for n_pass in range(4):
+        for t, (Xb, yb, sb) in enumerate(batches):
+            extra = {"classes": classes} if n_pass == t == 0 else {}
+            doubled.partial_fit(Xb, yb, sample_weight=sb, **extra)
+            if n_pass > 0 and t == 1:
+                coef = doubled.coef_.copy()
+                doubled.partial_fit(Xb, yb, sample_weight=sb)
+                np.testing.assert_array_equal(doubled.coef_, coef)
+    np.testing.assert_allclose(doubled.coef_, plain.coef_, rtol=1e-12, atol=1e-14)
+
+
+# ---------------------------------------------------------------------------
+# The first-order stream, step by step against the numpy reference
 # ---------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("l1_ratio", [0.0, 0.5])
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
-def test_linear_steps_match_reference(l1_ratio, weighted):
+def test_linear_first_order_steps_match_reference(l1_ratio, weighted):
     X, y, s, splits = make_regression_stream(0)
-    learning_rate, alpha, n_epochs = 0.05, 0.1, 3
+    learning_rate, alpha, n_passes = 0.05, 0.1, 3
     s = s if weighted else np.ones_like(y)
-    batches = [(X[i], y[i], s[i]) for _ in range(n_epochs) for i in splits]
-    est = GDLinearRegression(alpha=alpha, l1_ratio=l1_ratio, precondition="none",
-                             learning_rate=learning_rate)
+    batches = [(X[i], y[i], s[i]) for _ in range(n_passes) for i in splits]
+    est = GDLinearRegression(alpha=alpha, l1_ratio=l1_ratio, solver="gd",
+                             precondition="none", learning_rate=learning_rate)
     for t, (Xb, yb, sb) in enumerate(batches, start=1):
         est.partial_fit(Xb, yb, sample_weight=sb if weighted else None)
         # n_iter_ counts calls; loss_curve_ grows by one per call.
         assert est.n_iter_ == t
         assert len(est.loss_curve_) == t
-    w, b, curve = linear_stream_reference(batches, alpha=alpha, l1_ratio=l1_ratio,
-                                          learning_rate=learning_rate)
+    w, b, curve = linear_first_order_reference(batches, alpha=alpha, l1_ratio=l1_ratio,
+                                               learning_rate=learning_rate)
     np.testing.assert_allclose(est.loss_curve_, curve, rtol=REPLICATION_RTOL)
     np.testing.assert_allclose(est.coef_, w, rtol=REPLICATION_RTOL,
                                atol=REPLICATION_RTOL * np.max(np.abs(w)))
@@ -171,14 +406,14 @@ def test_linear_steps_match_reference(l1_ratio, weighted):
 
 @pytest.mark.parametrize("n_classes", [2, 3])
 @pytest.mark.parametrize("l1_ratio", [0.0, 0.5])
-def test_logistic_steps_match_reference(n_classes, l1_ratio):
+def test_logistic_first_order_steps_match_reference(n_classes, l1_ratio):
     X, y, s, classes, splits = make_classification_stream(1, n_classes)
     # C small enough that the penalty is a visible part of each step: a wrong
-    # penalty strength (e.g. 1/(C S_batch) or 1/(C S_total)) changes the result
-    # far beyond REPLICATION_RTOL.
-    learning_rate, C, n_epochs = 0.5, 0.02, 3
-    batches = [(X[i], y[i], s[i]) for _ in range(n_epochs) for i in splits]
-    est = GDLogisticRegression(C=C, l1_ratio=l1_ratio, precondition="none",
+    # penalty strength (1/(C S_batch), or 1/(C S) with S growing each pass)
+    # changes the result far beyond REPLICATION_RTOL.
+    learning_rate, C, n_passes = 0.5, 0.02, 3
+    batches = [(X[i], y[i], s[i]) for _ in range(n_passes) for i in splits]
+    est = GDLogisticRegression(C=C, l1_ratio=l1_ratio, solver="gd", precondition="none",
                                learning_rate=learning_rate)
     for t, (Xb, yb, sb) in enumerate(batches, start=1):
         est.partial_fit(Xb, yb, sample_weight=sb, classes=classes if t == 1 else None)
@@ -186,8 +421,8 @@ def test_logistic_steps_match_reference(n_classes, l1_ratio):
         assert est.n_iter_.shape == (1,) and est.n_iter_[0] == t
         assert len(est.loss_curve_) == t
     np.testing.assert_array_equal(est.classes_, classes)
-    W, b, curve = logistic_stream_reference(batches, classes, C=C, l1_ratio=l1_ratio,
-                                            learning_rate=learning_rate)
+    W, b, curve = logistic_first_order_reference(batches, classes, C=C, l1_ratio=l1_ratio,
+                                                 learning_rate=learning_rate)
     np.testing.assert_allclose(est.loss_curve_, curve, rtol=REPLICATION_RTOL)
     np.testing.assert_allclose(est.coef_, W, rtol=REPLICATION_RTOL,
                                atol=REPLICATION_RTOL * np.max(np.abs(W)))
@@ -198,10 +433,10 @@ def test_logistic_steps_match_reference(n_classes, l1_ratio):
 @pytest.mark.parametrize("estimator", [GDLinearRegression(alpha=0.1),
                                        GDLogisticRegression(C=0.5)],
                          ids=lambda e: type(e).__name__)
-def test_loss_curve_is_batch_objective_before_the_step(estimator):
-    """With the default preconditioning too: entry t is the batch objective at
-    the coefficients left by call t - 1 (checked with an independent objective).
-    """
+def test_loss_curve_is_batch_objective_before_the_call(estimator):
+    """With the default (Newton-type) stream and preconditioning: entry t is
+    the batch objective at the coefficients left by call t - 1, checked with
+    an independent objective, through a first and a second pass."""
     if isinstance(estimator, GDLinearRegression):
         X, y, _, splits = make_regression_stream(2)
         objective = lambda i, est: least_squares_objective(  # noqa: E731
@@ -209,24 +444,25 @@ def test_loss_curve_is_batch_objective_before_the_step(estimator):
         extra = {}
     else:
         X, y, _, classes, splits = make_classification_stream(2, 3)
-        seen = {"weight": 0.0}
+        sizes = np.cumsum([len(i) for i in splits])
 
-        def objective(i, est):
-            # Penalty of the total weight seen so far, current batch included.
-            total = seen["weight"] + len(i)
+        def objective(i, est, seen):
             return log_loss_objective(X[i], y[i], est.coef_, est.intercept_,
-                                      C=estimator.C * total / len(i), classes=classes)
+                                      C=estimator.C * seen / len(i), classes=classes)
         extra = {"classes": classes}
     estimator.partial_fit(X[splits[0]], y[splits[0]], **extra)
-    if not isinstance(estimator, GDLinearRegression):
-        seen["weight"] += len(splits[0])
-    for t, i in enumerate(splits[1:], start=2):
-        expected = objective(i, estimator)
+    calls = [(t, i) for t, i in enumerate(splits)][1:] + list(enumerate(splits))
+    for n, (t, i) in enumerate(calls, start=2):
+        if isinstance(estimator, GDLinearRegression):
+            expected = objective(i, estimator)
+        else:
+            # The data set's weight: the batches so far in the first pass,
+            # all of them in the second.
+            seen = sizes[t] if n <= len(splits) else sizes[-1]
+            expected = objective(i, estimator, seen)
         estimator.partial_fit(X[i], y[i])
-        if not isinstance(estimator, GDLinearRegression):
-            seen["weight"] += len(i)
-        assert estimator.n_iter_ == t
-        assert len(estimator.loss_curve_) == t
+        assert np.ravel(estimator.n_iter_)[0] == n
+        assert len(estimator.loss_curve_) == n
         np.testing.assert_allclose(estimator.loss_curve_[-1], expected, rtol=1e-12)
 
 
@@ -340,11 +576,20 @@ def test_partial_fit_after_fit_continues_from_fitted_coefficients(estimator):
     np.testing.assert_allclose(estimator.coef_, coef, rtol=1e-6, atol=1e-6 * scale)
     np.testing.assert_allclose(estimator.intercept_, intercept, rtol=1e-6,
                                atol=1e-6 * max(1.0, np.max(np.abs(intercept))))
-    # Whereas a fresh stream starts from zero coefficients, far from there.
+    # Whereas a fresh stream starts from zero coefficients and the loss's best
+    # intercept for them: its first batch objective is the one there.
     fresh = type(estimator)(**estimator.get_params())
     extra = {"classes": classes} if isinstance(estimator, GDLogisticRegression) else {}
     fresh.partial_fit(X, y, **extra)
-    assert np.max(np.abs(fresh.coef_ - coef)) > 1e-2 * scale
+    if isinstance(estimator, GDLinearRegression):
+        start = least_squares_objective(X, y, np.zeros(X.shape[1]), np.mean(y),
+                                        alpha=estimator.alpha)
+    else:
+        shares = np.array([np.mean(y == label) for label in classes])
+        start = log_loss_objective(X, y, np.zeros((len(classes), X.shape[1])),
+                                   np.log(shares) - np.mean(np.log(shares)),
+                                   C=estimator.C, classes=classes)
+    np.testing.assert_allclose(fresh.loss_curve_, [start], rtol=1e-12)
 
 
 @pytest.mark.parametrize("estimator", [GDLinearRegression(alpha=0.1),
@@ -372,68 +617,3 @@ def test_fit_after_partial_fit_starts_afresh(estimator):
     assert estimator.n_iter_ == 1
 
 
-# ---------------------------------------------------------------------------
-# Streaming converges towards the full fit
-# ---------------------------------------------------------------------------
-
-
-def test_linear_stream_converges_to_full_fit():
-    """GDLinearRegression(alpha=0.01) on load_diabetes, 20 batches via gen_batches.
-
-    Relative objective gap ``(F(stream) - F*) / F*``, ``F*`` the objective of
-    the full-data minimiser, solved directly by ``Ridge(alpha * n)``, measured
-    (default preconditioning, 1/sqrt(t) decay): 3.25e-3 after 1 epoch,
-    6.19e-4 after 10, 3.27e-4 after 50. Thresholds, about 1.5x above:
-    5e-3, 1e-3, 5e-4; and the gap must decrease.
-    """
-    X, y = load_diabetes(return_X_y=True)
-    alpha = 0.01
-    full = Ridge(alpha=alpha * len(y), solver="cholesky").fit(X, y)
-    best = least_squares_objective(X, y, full.coef_, full.intercept_, alpha=alpha)
-    batches = list(gen_batches(len(y), int(np.ceil(len(y) / 20))))
-    assert len(batches) == 20
-    est = GDLinearRegression(alpha=alpha)
-    gaps = {}
-    for epoch in range(1, 51):
-        for batch in batches:
-            est.partial_fit(X[batch], y[batch])
-        if epoch in (1, 10, 50):
-            gaps[epoch] = relative_gap(
-                least_squares_objective(X, y, est.coef_, est.intercept_, alpha=alpha), best)
-    assert est.n_iter_ == 50 * 20
-    assert len(est.loss_curve_) == 50 * 20
-    assert all(gap >= -1e-12 for gap in gaps.values()), gaps  # F* is the minimum
-    assert gaps[1] > gaps[10] > gaps[50], gaps
-    assert gaps[1] < 5e-3, gaps
-    assert gaps[10] < 1e-3, gaps
-    assert gaps[50] < 5e-4, gaps
-
-
-def test_logistic_stream_converges_to_full_fit():
-    """GDLogisticRegression(C=1) on load_digits (10 classes), 20 batches.
-
-    After E epochs over the same data the stream's penalty is that of fit
-    with C * E; fit with C = 1, 10 and 50 all predict every training label
-    correctly (measured), so the full fit's predictions are the target for
-    every E. Measured fraction of predictions equal to the full fit's:
-    0.895 after 1 epoch, 0.942 after 10, 0.960 after 50. Thresholds: it
-    rises, and exceeds 0.85, 0.92 and 0.94.
-    """
-    X, y = load_digits(return_X_y=True)
-    full = GDLogisticRegression(C=1.0, tol=1e-6, max_iter=10_000).fit(X, y)
-    target = full.predict(X)
-    assert np.mean(target == y) == 1.0  # as measured for C = 10 and 50 too
-    batches = list(gen_batches(len(y), int(np.ceil(len(y) / 20))))
-    assert len(batches) == 20
-    est = GDLogisticRegression(C=1.0)
-    agreement = {}
-    for epoch in range(1, 51):
-        for batch in batches:
-            est.partial_fit(X[batch], y[batch], classes=np.arange(10))
-        if epoch in (1, 10, 50):
-            agreement[epoch] = float(np.mean(est.predict(X) == target))
-    assert est.n_iter_ == 50 * 20
-    assert agreement[1] < agreement[10] < agreement[50], agreement
-    assert agreement[1] > 0.85, agreement
-    assert agreement[10] > 0.92, agreement
-    assert agreement[50] > 0.94, agreement

@@ -25,7 +25,7 @@ module                         solver
 :mod:`._newton`                ``newton`` (proximal with an L1 part)
 :mod:`._lbfgs`                 ``lbfgs`` (smooth objectives only)
 :mod:`._auto`                  ``auto``: bb, newton or lbfgs by cost
-:mod:`._streaming`             the decaying step of ``partial_fit``
+:mod:`._streaming`             ``partial_fit``: streaming Newton, decaying step
 :mod:`._common`                the problem, result, log and shared phases
 =============================  ===========================================
 """
@@ -44,7 +44,7 @@ from ._common import (
 from ._first_order import accelerated, gradient_descent
 from ._lbfgs import lbfgs
 from ._newton import newton
-from ._streaming import decaying_step
+from ._streaming import StreamingNewton, decaying_step
 
 #: Solvers by the name of the ``solver`` parameter.
 SOLVERS = {
@@ -62,6 +62,7 @@ __all__ = [
     "IterationLog",
     "Problem",
     "SolverResult",
+    "StreamingNewton",
     "check_finite",
     "decaying_step",
     "inverse_lipschitz",
