@@ -374,6 +374,30 @@ def test_batch_twice_within_a_pass_counts_once():
     np.testing.assert_allclose(doubled.coef_, plain.coef_, rtol=1e-12, atol=1e-14)
 
 
+def test_a_sweep_that_raises_the_objective_is_redone_from_its_start():
+    """The model pass after a sweep knows the data set's objective at the
+    sweep's end exactly; if it rose, the next sweep starts again from where
+    the last one started, more cautiously, and the stream still reaches fit.
+    A sweep gone astray is simulated by moving the coefficients away at its
+    end (white box: the stream's state)."""
+    X, y = load_breast_cancer(return_X_y=True)
+    batches = [(X[i], y[i], np.ones(len(y[i]))) for i in gen_batches(len(y), 57)]
+    est = streamed(GDLogisticRegression(), batches, 3, classes=[0, 1])  # ends a sweep
+    newton = est._stream.newton
+    start_of_sweep = newton._anchor[0]
+    newton.theta = newton.theta * 3.0  # far worse coefficients
+    streamed(est, batches, 1)  # the model pass measures them
+    est.partial_fit(*batches[0][:2])  # the next sweep starts from its anchor
+    assert newton._caution > 0
+    np.testing.assert_array_equal(newton._anchor[0], start_of_sweep)
+    streamed(est, batches[1:], 1)
+    streamed(est, batches, 6)
+    full = GDLogisticRegression(solver="newton").fit(X, y)
+    best = log_loss_objective(X, y, full.coef_, full.intercept_)
+    ours = log_loss_objective(X, y, est.coef_, est.intercept_)
+    assert abs(relative_gap(ours, best)) < 1e-10
+
+
 # ---------------------------------------------------------------------------
 # The first-order stream, step by step against the numpy reference
 # ---------------------------------------------------------------------------

@@ -26,9 +26,9 @@ set, a sum over batches of each batch's second-order Taylor model
   to ``fit``'s minimiser much faster than a Newton iteration per pass.
 
 The model pass also gives the data set's objective at ``y`` exactly: a
-sweep that ends higher than the ``y`` it started from is redone from that
-``y``, more cautiously (a proximal term on each absorption, of growing
-weight).
+sweep that ends higher (beyond rounding) than the ``y`` it started from is
+redone from that ``y``, more cautiously (a proximal term on each absorption,
+of growing weight).
 
 The first-order alternative (:func:`decaying_step`) takes one proximal
 gradient step per batch; it serves where the Hessian is too large to form or
@@ -42,13 +42,19 @@ import numpy as np
 from .._array_api import from_numpy, namespace, read_scalars, to_numpy
 from .._hessian import HessianMatrix
 from .._penalties import ElasticNet
-from ._common import IterationLog, Problem, check_finite
+from ._common import IterationLog, Problem, Rounding, check_finite, rose_beyond_rounding
 from ._newton import newton
 
 #: Newton iterations, at most, to absorb a new batch: each is a pass over the
 #: batch alone (with its Hessian), and the model of the other batches is only
 #: a model, so solving the surrogate beyond a few iterations buys little.
 MAX_ABSORB_ITERATIONS = 5
+#: Weight of the proximal term after a sweep that raised the objective, in
+#: units of the model's own curvature (0.1: each absorption moves about 90%
+#: of the way to the surrogate's minimiser), and its growth while sweeps keep
+#: failing.
+FIRST_CAUTION = 0.1
+CAUTION_GROWTH = 4.0
 
 
 def _apply(matrix, shared, theta):
@@ -267,13 +273,16 @@ class StreamingNewton:
         self._sweeping = True
         point, (value, gradient, matrix) = self._point, self._sums
         objective = value / data_weight + penalty.value(point)
-        if self._anchor is not None and not objective < self._anchor[1]:
-            # The last sweep did not decrease the objective: redo it from
-            # where it started, with a proximal term.
-            self._caution = max(4.0 * self._caution, 1.0)
+        anchor = self._anchor
+        if anchor is not None and rose_beyond_rounding(
+                anchor[1], objective, Rounding(point).slack):
+            # The last sweep raised the objective: redo it from where it
+            # started, with a proximal term.
+            self._caution = max(CAUTION_GROWTH * self._caution, FIRST_CAUTION)
             point, objective, model = self._anchor
         else:
-            self._caution /= 4.0
+            # Caution is dropped as soon as sweeps succeed again: it slows them.
+            self._caution = 0.0 if self._caution < FIRST_CAUTION else self._caution / 10.0
             model = QuadraticSum(self._template.shared, self._template.shift_invariant)
             model.add(1.0, _host(point), value, gradient, matrix)
         self._anchor = (point, objective, model)
