@@ -221,7 +221,9 @@ class GDLogisticRegression(ClassifierMixin, SparseCoefMixin, GDBase):
             gathered (it is ``n_features`` times smaller than ``X``).
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weights; an integer weight acts like repeating the
-            sample.
+            sample, and a zero weight like removing it: weights (times
+            ``class_weight``) that leave a single class raise the
+            ``ValueError`` that data of a single class raise.
 
         Returns
         -------
@@ -247,10 +249,16 @@ class GDLogisticRegression(ClassifierMixin, SparseCoefMixin, GDBase):
                 f"but the data contains only one class: {self.classes_[0]!r}."
             )
         sample_weight = self._class_weighted(sample_weight, X, y, y_index)
+        class_weights = np.bincount(
+            y_index, weights=np.asarray(to_numpy(sample_weight), dtype=np.float64),
+            minlength=self.classes_.shape[0],
+        )
+        self._check_weighted_classes(class_weights)
         settings = self._objective_settings(
             X, y_index, to_float(xp.sum(sample_weight))
         )
         self._solve(X, y, sample_weight, settings)
+        self._warn_about_weightless_classes(class_weights)
         if self.C == np.inf and self._separates(X, y_index, sample_weight):
             warnings.warn(
                 "The classes are linearly separable in the training data and "
@@ -261,6 +269,47 @@ class GDLogisticRegression(ClassifierMixin, SparseCoefMixin, GDBase):
                 stacklevel=2,
             )
         return self
+
+    def _check_weighted_classes(self, class_weights):
+        """Refuse weights that leave a single class, as scikit-learn refuses one class.
+
+        A sample of zero weight counts as absent (scikit-learn's convention,
+        which its ``check_sample_weight_equivalence`` checks), so weights that
+        are zero on every class but one leave data of one class, which
+        ``LogisticRegression`` refuses with this error. There is nothing to
+        fit either: the intercept would decrease without bound (and, without
+        intercept, the coefficients would only push every logit away from
+        the other classes), so no iteration count could give an answer.
+        """
+        weighted = np.flatnonzero(class_weights > 0)
+        if weighted.shape[0] == 1:
+            raise ValueError(
+                "This solver needs samples of at least 2 classes in the data, but "
+                "the samples with non-zero weight (sample_weight times class_weight) "
+                f"contain only one class: {self.classes_[weighted[0]]!r}. A sample "
+                "of zero weight counts as absent, and with one class the objective "
+                "has no minimiser."
+            )
+
+    def _warn_about_weightless_classes(self, class_weights):
+        """Say why a class of zero total weight got an arbitrary intercept.
+
+        With two or more weighted classes the fit goes on (the weighted
+        classes' model is well defined), but the intercept of a class without
+        weight has no minimiser: it decreases until ``tol`` stops it.
+        """
+        weightless = self.classes_[class_weights == 0]
+        if weightless.shape[0] == 0 or not self.fit_intercept or self.classes_.shape[0] < 3:
+            return
+        warnings.warn(
+            f"The classes {weightless.tolist()!r} have zero total weight "
+            "(sample_weight times class_weight): the objective has no finite "
+            "minimiser along their intercepts, which only stop decreasing because "
+            "of tol and max_iter; their probabilities are near zero and their "
+            "intercepts arbitrary. Remove their samples, or give them weight.",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
 
     def _separates(self, X, y_index, sample_weight):
         """Whether the fitted model classifies every weighted sample correctly.

@@ -454,15 +454,45 @@ def test_class_with_all_zero_weight_multiclass(how):
                  rtol=1e-4, what="probabilities of the weighted classes")
 
 
-def test_class_with_all_zero_weight_binary():
-    """Only one class has weight: it is predicted everywhere."""
-    X, y = classification_data(n_classes=2)
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("how", ["sample_weight", "class_weight"])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_weight_on_one_class_only_is_refused_as_one_class_is(n_classes, how, fit_intercept):
+    """Weights (or class weights) that are zero on every class but one leave
+    data of one class, since a zero weight counts as an absent sample; so
+    they raise scikit-learn's error for one class, which the same samples
+    without the others raise (checked on LogisticRegression), instead of
+    running max_iter towards an intercept of -inf."""
+    X, y = classification_data(n_classes=n_classes)
+    kept_class = 1
+    if how == "sample_weight":
+        estimator = GDLogisticRegression(fit_intercept=fit_intercept)
+        kwargs = dict(sample_weight=(y == kept_class).astype(float))
+    else:
+        estimator = GDLogisticRegression(
+            fit_intercept=fit_intercept,
+            class_weight={label: float(label == kept_class) for label in range(n_classes)})
+        kwargs = {}
+    message = "needs samples of at least 2 classes in the data"
+    with pytest.raises(ValueError, match=message) as error:
+        estimator.fit(X, y, **kwargs)
+    assert "only one class: np.int64(1)" in str(error.value)
+    assert not hasattr(estimator, "coef_")
+    with pytest.raises(ValueError, match=message):
+        LogisticRegression().fit(X[y == kept_class], y[y == kept_class])
+
+
+def test_weightless_class_warns_that_its_intercept_is_arbitrary():
+    """Two weighted classes out of three: the fit goes on (the weighted
+    classes' model is well defined, as the test above checks), and says that
+    the third class's intercept has no minimiser."""
+    X, y = classification_data(n_classes=3)
+    with pytest.warns(ConvergenceWarning, match=r"classes \[2\] have zero total weight"):
+        GDLogisticRegression().fit(X, y, sample_weight=(y != 2).astype(float))
+    # Without intercept the minimiser exists: no warning.
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        model = GDLogisticRegression().fit(X, y, sample_weight=(y == 1).astype(float))
-    assert_finite_fit(model)
-    assert np.all(model.predict(X) == 1)
-    assert model.predict_proba(X)[:, 1].min() > 1 - 1e-4
+        warnings.simplefilter("error", ConvergenceWarning)
+        GDLogisticRegression(fit_intercept=False).fit(X, y, sample_weight=(y != 2) * 1.0)
 
 
 # ---------------------------------------------------------------------------
