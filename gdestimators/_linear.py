@@ -60,15 +60,38 @@ class GDLinearRegression(MultiOutputMixin, RegressorMixin, SparseCoefMixin, GDBa
         Hessian is too large) when they stop making fast progress. The fitted
         ``solver_`` says which ran.
     learning_rate : "auto" or float, default="auto"
-        ``"auto"`` derives the step from the data (``1/L`` by power iteration,
-        then line search for ``"nesterov"``, ``"bb"`` and ``"lbfgs"``). A
-        float is the note's fixed learning rate for ``"gd"`` and
-        ``"nesterov"`` (applied in the preconditioned coordinates unless
-        ``precondition="none"``), the first step of ``"bb"``, and the first
-        trial step of ``"lbfgs"``'s line search while it has no curvature
-        pairs (at the start and after a restart). A fixed rate that makes the
-        objective grow raises :class:`~gdestimators.DivergenceError` (a
-        ``ValueError``) naming the largest stable rate.
+        What a float means depends on the solver:
+
+        - ``"gd"``: the note's fixed step, taken at every iteration (in the
+          preconditioned coordinates unless ``precondition="none"``). A step
+          under which the objective grows raises
+          :class:`~gdestimators.DivergenceError` (a ``ValueError``) naming
+          the largest stable rate, about ``2/L``.
+        - ``"nesterov"``: the fixed step of every accelerated iteration (no
+          backtracking); a growth of the objective from rest (the first
+          iteration, or after a restart of the momentum) raises the same
+          :class:`~gdestimators.DivergenceError`.
+        - ``"bb"``: the first step only; the Barzilai–Borwein rule and its
+          line search choose the others, so a step far too large costs a few
+          refused trials and raises nothing.
+        - ``"newton"``: the first step length tried along every Newton
+          direction, halved until the objective decreases enough; at most 1,
+          the step that solves the quadratic model (a larger value counts as
+          1: longer steps overshoot it), and a smaller one shortens every
+          step. It raises nothing.
+        - ``"lbfgs"``: the first trial step while no curvature pair is stored
+          (the first iteration, and after a restart); the line search takes
+          it from there. It raises nothing.
+        - ``"auto"``: passed to the first solver it runs (``solver_`` says
+          which), with that solver's meaning; the solvers it hands over to
+          use ``"auto"``.
+
+        ``"auto"`` derives the step from the data: ``1/L`` (``L``, the
+        Lipschitz constant of the gradient, by power iteration) for ``"gd"``,
+        which keeps it, and for ``"nesterov"``, whose backtracking adapts it;
+        1 for ``"newton"``; 1 in preconditioned coordinates (else ``1/L``)
+        for ``"bb"`` and ``"lbfgs"``. ``partial_fit`` reads it only with a
+        first-order solver (see there).
     precondition : {"auto", "full", "diagonal", "none"}, default="auto"
         Change of variables that changes the path, not the minimiser; it is
         what makes raw, unscaled, correlated data converge. ``"diagonal"``

@@ -30,7 +30,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.utils._param_validation import InvalidParameterError
 
-from gdestimators import GDLinearRegression, GDLogisticRegression
+from gdestimators import DivergenceError, GDLinearRegression, GDLogisticRegression
 from gdestimators._reference import least_squares_objective, log_loss_objective, relative_gap
 from gdestimators._solvers import SOLVERS as LIBRARY_SOLVERS
 
@@ -794,6 +794,46 @@ def test_large_first_step_of_bb_is_corrected(estimator_name):
         model = GDLogisticRegression(solver="bb", learning_rate=1e6, **TIGHT).fit(X, y)
         reference = LogisticRegression(tol=1e-10, max_iter=100_000).fit(X, y)
         assert_close(model.coef_, reference.coef_, rtol=SKLEARN_LOGISTIC_RTOL)
+
+
+#: Solvers for which a float learning_rate is the step of every iteration,
+#: so that one too large raises DivergenceError; for every other solver it is
+#: a first step that a line search corrects (the docstrings' learning_rate).
+FIXED_STEP_SOLVERS = ("gd", "nesterov")
+
+
+@pytest.mark.parametrize("solver", list(LIBRARY_SOLVERS))
+@pytest.mark.parametrize("estimator_name", ["linear", "logistic"])
+def test_what_a_float_learning_rate_means_for_each_solver(estimator_name, solver):
+    """learning_rate=1e3 (far above 2/L, which is below 10 here): a
+    DivergenceError exactly where the docstring promises one, and otherwise
+    the same minimiser as scikit-learn's; and a moderate float, the same
+    minimiser for every solver."""
+    if estimator_name == "linear":
+        X, y = regression_data()
+        Estimator = GDLinearRegression
+        reference = LinearRegression().fit(X, y)
+        rtol = RTOL
+    else:
+        X, y = classification_data()
+        Estimator = GDLogisticRegression
+        reference = LogisticRegression(solver="newton-cholesky", tol=1e-12).fit(X, y)
+        rtol = SKLEARN_LOGISTIC_RTOL
+    if solver in FIXED_STEP_SOLVERS:
+        with pytest.raises(DivergenceError, match="learning_rate=1000 is too large"):
+            Estimator(solver=solver, learning_rate=1e3).fit(X, y)
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # neither an error nor a warning
+            model = Estimator(solver=solver, learning_rate=1e3, **TIGHT).fit(X, y)
+        assert_close(model.coef_, reference.coef_, rtol=rtol)
+        if solver == "newton":
+            # Above 1 the first step counts as 1: the iterations of "auto".
+            default = Estimator(solver=solver, **TIGHT).fit(X, y)
+            np.testing.assert_array_equal(model.loss_curve_, default.loss_curve_)
+    model = Estimator(solver=solver, learning_rate=0.5, **{**TIGHT, "max_iter": 100_000})
+    model.fit(X, y)
+    assert_close(model.coef_, reference.coef_, rtol=rtol)
 
 
 # ---------------------------------------------------------------------------

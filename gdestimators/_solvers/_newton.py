@@ -185,13 +185,17 @@ def _direction(problem, hessian, gradient, theta, objective, tol):
 def newton(problem, theta, *, learning_rate, max_iter, tol, log):
     """Newton's method with a backtracking line search; proximal with an L1 part.
 
-    ``learning_rate`` is the first step tried along each Newton direction
-    (``"auto"``: 1, the step that solves the quadratic model). The first
-    trial is evaluated with its Hessian, in one pass: near the optimum it
-    is accepted, and the next iteration needs no further pass.
+    ``learning_rate`` is the first step tried along each Newton direction,
+    at most 1 (``"auto"``: 1, the step that solves the quadratic model). The
+    first trial is evaluated with its Hessian, in one pass: near the optimum
+    it is accepted, and the next iteration needs no further pass.
     """
     xp = namespace(theta)
-    first_step = 1.0 if learning_rate == "auto" else float(learning_rate)
+    # A longer first step overshoots the model's minimum, and the sufficient
+    # decrease test still accepts steps up to nearly 2, along which Newton's
+    # method only converges linearly (by |1 - step| per iteration): so a
+    # float above 1 counts as 1, and one below 1 damps every step.
+    first_step = 1.0 if learning_rate == "auto" else min(float(learning_rate), 1.0)
     slack = Rounding(theta).slack
     stop = StopTest(problem, tol, theta)
     value, gradient, hessian = problem.second_order(theta)
