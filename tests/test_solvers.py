@@ -191,7 +191,7 @@ def test_nonmonotone_acceptance_compares_with_the_recent_maximum():
     assert acceptance.accepts(np.asarray(3.0), np.asarray(4.9), move, move, 1.0)
 
 
-def test_deferred_reads_record_every_iteration_in_order():
+def test_deferred_reads_record_every_iteration_but_the_last_in_order():
     log = IterationLog()
     reads = DeferredReads(log, every=4)
     due = [reads.due(iteration, max_iter=10) for iteration in range(1, 11)]
@@ -201,7 +201,9 @@ def test_deferred_reads_record_every_iteration_in_order():
     objective, predicted, step, refusals = reads.flush(
         iteration=3, refusals=np.asarray(2.0)
     )
-    assert log.objective_curve == [3.0, 2.0, 1.0]
+    # The last iteration is left to the caller, to record after the stop test
+    # (which may move the point kept and certify the gap).
+    assert log.objective_curve == [3.0, 2.0]
     assert (objective, predicted, step, refusals) == (1.0, 0.1, 0.5, 2.0)
 
 

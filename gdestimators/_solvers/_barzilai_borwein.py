@@ -187,10 +187,13 @@ class DeferredReads:
         return iteration % self._every == 0 or not 1 < iteration < max_iter
 
     def flush(self, iteration, refusals):
-        """Read and record the queued iterations; return the last one's scalars.
+        """Read the queued iterations, record all but the last; return its scalars.
 
         Returns ``(objective, predicted_gap, step, refusals)`` of the last
-        iteration as floats, for the stop test and the stall test.
+        iteration as floats, for the stop test and the stall test. The last
+        iteration is recorded by the caller once the stop test has run, so
+        that its record (``loss_curve_``, the verbose line, the callbacks'
+        model) is the point kept and the gap the stop test established.
         """
         values = read_scalars(
             *(value for entry in self._pending for value in entry[1:]), refusals
@@ -199,7 +202,8 @@ class DeferredReads:
         for index, (theta, *_) in enumerate(self._pending):
             objective, predicted, step = values[3 * index: 3 * index + 3]
             check_finite(objective, first + index)
-            self._log.record(first + index, theta, objective, predicted, step)
+            if first + index < iteration:
+                self._log.record(first + index, theta, objective, predicted, step)
         self._pending = []
         return objective, predicted, step, values[-1]
 
@@ -258,9 +262,8 @@ def barzilai_borwein(problem, theta, *, learning_rate, max_iter, tol, log, memor
             iteration, refusals
         )
         done = stop(theta, last_objective, predicted)
-        if done:
-            theta, last_objective = stop.final_point(theta, last_objective)
-            log.amend_last(last_objective)
+        theta, last_objective = stop.final_point(theta, last_objective)
+        log.record(iteration, theta, last_objective, stop.gap, last_step)
         # No step size gives a decrease: rounding errors of the working
         # precision exceed the remaining progress.
         stalled = consecutive_refusals >= MAX_BACKTRACKS or not last_step > 0.0

@@ -220,10 +220,6 @@ class IterationLog:
         if self.verbose:
             print(f"[{self.name}] {message}", flush=True)
 
-    def amend_last(self, objective):
-        """Replace the last objective: the stop test moved the last iterate."""
-        self.objective_curve[-1] = in_user_units(objective, self.output_scale)
-
     def finish(self, converged):
         """Print the last iteration (unless just printed) and the outcome."""
         if not self.verbose:
