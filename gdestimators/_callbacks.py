@@ -4,8 +4,10 @@ scikit-learn 1.9 models a fit as a task with one subtask per iteration: each
 subtask is opened (``on_fit_task_begin``) and closed (``on_fit_task_end``) with
 the attributes that make a usable estimator at that point, so that
 ``ProgressBar`` advances per iteration and ``ScoringMonitor`` can score the
-model as it trains. The solvers know nothing of this: they call an observer
-with their current parameters, and this bridge turns that into hooks.
+model as it trains (``ProgressBar`` draws with ``rich``: ``pip install -e
+".[progress]"`` from a checkout). The solvers know nothing of this: they call
+an observer with their current parameters, and this bridge turns that into
+hooks.
 """
 
 

@@ -147,7 +147,14 @@ class GDLogisticRegression(ClassifierMixin, SparseCoefMixin, GDBase):
     warm_start : bool, default=False
         Start from the previous solution when fitting again.
     verbose : int, default=0
-        Print progress every ``100 // verbose`` iterations.
+        Print a line at the first iteration, every ``100 // verbose``
+        iterations and at the last: the iteration, its objective (the
+        value ``loss_curve_`` holds), the gap to the minimum in the units of
+        ``dual_gap_`` (certified where the stop test formed a certificate,
+        else the solver's estimate) and the step. For a progress bar instead,
+        ``set_callbacks(sklearn.callback.ProgressBar())``; it draws with
+        ``rich``, which ``pip install -e ".[progress]"`` installs from a
+        checkout.
 
     Attributes
     ----------
