@@ -30,6 +30,18 @@ sweep that ends higher (beyond rounding) than the ``y`` it started from is
 redone from that ``y``, more cautiously (a proximal term on each absorption,
 of growing weight).
 
+Why this method: on raw breast cancer and digits in 20 batches, the relative
+objective gap to ``fit`` after 1, 5 and 20 passes was, for one proximal
+gradient step per batch with a ``1/sqrt(t)`` decay (the former method), 0.97,
+0.65, 1.1 and 79, 45, 29. Numpy prototypes of the alternatives, in the same
+coordinates, gave: gradient steps in the metric of a running Hessian, 0.71,
+0.12, 2.2e-2 and 12, 2.3, 9.7e-3 (0.13 and 8.2e-5 on breast cancer with the
+iterates averaged over each pass); one Newton iteration per pass, its line
+search evaluated in the same pass, after absorbing the first, 6.0e-2, 1e-15,
+1e-15 and 2.9, 3.4e-2, 5e-15; sweeps that start from the previous sweep's
+models (nothing removed) stall at 2e-4 on breast cancer. This module:
+0.12, 1e-15, 1e-15 and 3.2, 3.2e-5, 5e-15 (``benchmarks/partial_fit.py``).
+
 The first-order alternative (:func:`decaying_step`) takes one proximal
 gradient step per batch; it serves where the Hessian is too large to form or
 a first-order solver is asked for.
