@@ -264,9 +264,10 @@ class GDLinearRegression(MultiOutputMixin, RegressorMixin, SparseCoefMixin, GDBa
         absorbs each batch again in place of its model there: an incremental
         Newton method, which converges in a few passes whatever the order of
         the batches within a pass. A batch passed twice within a pass counts
-        once. The memory kept is a Hessian of the coefficients (one
-        ``(n_features + 1)``-square block for all targets) and a digest and a
-        weight per distinct batch, nothing per sample.
+        once. The memory kept is three matrices of the size of the Hessian of
+        the coefficients (one ``(n_features + 1)``-square block for all
+        targets) and a digest and a weight per distinct batch, nothing per
+        sample.
 
         Where the Hessian would have more than 2048 coordinates, or with
         ``solver`` "gd", "nesterov" or "bb", each call instead takes one

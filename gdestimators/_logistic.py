@@ -395,9 +395,10 @@ class GDLogisticRegression(ClassifierMixin, SparseCoefMixin, GDBase):
         again in place of its model there: an incremental Newton method,
         which converges in a few passes whatever the order of the batches
         within a pass. A batch passed twice within a pass counts once. The
-        memory kept is the Hessian of the coefficients (``((n_features + 1)
-        k)**2`` numbers, ``k`` the rows of ``coef_``) and a digest and a
-        weight per distinct batch, nothing per sample.
+        memory kept is three matrices of the size of the Hessian of the
+        coefficients (``((n_features + 1) k)**2`` numbers each, ``k`` the rows
+        of ``coef_``) and a digest and a weight per distinct batch, nothing
+        per sample.
 
         Where the Hessian would have more than 2048 coordinates, or with
         ``solver`` "gd", "nesterov" or "bb", each call instead takes one

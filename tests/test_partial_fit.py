@@ -454,6 +454,25 @@ def test_logistic_first_order_steps_match_reference(n_classes, l1_ratio):
                                atol=REPLICATION_RTOL * np.max(np.abs(b)))
 
 
+def test_a_hessian_too_large_to_form_gives_the_first_order_stream():
+    """2048 features and an intercept: 2049 coordinates, above the 2048 of a
+    Hessian partial_fit forms; the default solver then takes the same steps
+    as solver="gd" (the first-order stream), and the Newton-type stream still
+    serves one feature fewer."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 2048))
+    y = X[:, :5] @ np.arange(1.0, 6.0) + rng.standard_normal(40)
+    batches = [(X[i], y[i], np.ones(20)) for i in (slice(0, 20), slice(20, 40))]
+    default = streamed(GDLinearRegression(alpha=1.0), batches, 2)
+    first_order = streamed(GDLinearRegression(alpha=1.0, solver="gd"), batches, 2)
+    assert default._stream.newton is None
+    np.testing.assert_array_equal(default.coef_, first_order.coef_)
+    np.testing.assert_array_equal(default.loss_curve_, first_order.loss_curve_)
+    narrower = streamed(GDLinearRegression(alpha=1.0),
+                        [(Xb[:, 1:], yb, sb) for Xb, yb, sb in batches], 1)
+    assert narrower._stream.newton is not None
+
+
 @pytest.mark.parametrize("estimator", [GDLinearRegression(alpha=0.1),
                                        GDLogisticRegression(C=0.5)],
                          ids=lambda e: type(e).__name__)
