@@ -243,8 +243,9 @@ def _best_time(case, X, y, first_seconds, repeats=None, budget=None):
     ``MAX_REPEATS`` times, ``REPEAT_TOTAL_S`` in all) and a longer one is
     timed once. With ``repeats``, the fit is timed ``repeats`` more times
     untraced, each under ``budget``, but no more once a timing has exceeded a
-    tenth of ``budget`` (a budget of None: always ``repeats``);
-    ``first_seconds``, traced, is one more candidate.
+    tenth of ``budget``, and not at all when the traced fit took more than a
+    quarter of it (a budget of None: always ``repeats``); ``first_seconds``
+    is one more candidate.
     """
     if repeats is None:
         if first_seconds >= REPEAT_BELOW_S:
@@ -256,6 +257,8 @@ def _best_time(case, X, y, first_seconds, repeats=None, budget=None):
                 times.append(_fit_seconds(case, X, y))
         return min(times), len(times)
     times = []
+    if budget is not None and first_seconds > budget / 4:
+        return first_seconds, 1
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         while len(times) < repeats:
@@ -292,9 +295,10 @@ def measure(case, dataset, budget, repeats=None):
         Seconds the fit may take, unless ``case.unlimited``.
     repeats : int, default=None
         Time the fit this many more times without tracing memory, fewer for
-        fits longer than a tenth of the budget, and keep the fastest (for a
-        machine shared with other work); by default only fits shorter than
-        ``REPEAT_BELOW_S`` are repeated.
+        fits longer than a tenth of the budget, none for fits longer than a
+        quarter, and keep the fastest (for a machine shared with other
+        work); by default only fits shorter than ``REPEAT_BELOW_S`` are
+        repeated.
 
     Returns
     -------
