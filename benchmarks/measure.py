@@ -20,6 +20,8 @@ import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 
 from gdestimators import GDLinearRegression
+from gdestimators._losses import classification_loss
+from gdestimators._problem import ObjectiveSettings, build_problem
 from gdestimators._reference import least_squares_objective
 
 #: Fits shorter than this (seconds) are repeated and the fastest time kept,
@@ -48,6 +50,9 @@ MARGINAL_REPEATS = 3
 #: neither converge nor stop early before max_iter; the default solver may
 #: well converge in one iteration.
 MARGINAL_PARAMS = {"solver": "gd", "learning_rate": 0.01, "tol": 0.0}
+#: Fitted attributes kept on a :class:`Result` when the estimator has them:
+#: gdestimators' certificate and the solvers that ran.
+KEPT_ATTRIBUTES = ("dual_gap_", "solver_")
 
 
 class BudgetExceeded(Exception):
@@ -86,7 +91,14 @@ def time_limit(seconds):
 
 @dataclass
 class Result:
-    """Measurements of one fit; ``None`` where not measured."""
+    """Measurements of one fit; ``None`` where not measured.
+
+    ``convergence_message`` is the first line of the first
+    ``ConvergenceWarning``, ``coef`` and ``intercept`` the fitted ``coef_``
+    and ``intercept_`` as float64 arrays (for comparing zero patterns, or
+    certifying them), ``attributes`` the fitted ``KEPT_ATTRIBUTES`` the estimator
+    has, and ``timings`` the number of fits the time is the fastest of.
+    """
 
     label: str
     time: float | None = None
@@ -95,6 +107,11 @@ class Result:
     peak_bytes: int | None = None
     convergence_warning: bool | None = None
     notes: list = field(default_factory=list)
+    convergence_message: str | None = None
+    coef: np.ndarray | None = None
+    intercept: np.ndarray | None = None
+    attributes: dict = field(default_factory=dict)
+    timings: int = 1
 
 
 @dataclass
@@ -145,6 +162,13 @@ def _n_iter(estimator):
 
 def _has_convergence_warning(caught):
     return any(issubclass(item.category, ConvergenceWarning) for item in caught)
+
+
+def _convergence_message(caught):
+    for item in caught:
+        if issubclass(item.category, ConvergenceWarning):
+            return str(item.message).splitlines()[0]
+    return None
 
 
 def _warning_notes(caught):
@@ -211,19 +235,41 @@ def _traced_fit(case, X, y):
     return estimator, seconds, peak, caught
 
 
-def _best_time(case, X, y, first_seconds):
-    """The fastest of a few untraced repeats for a short fit, else ``first_seconds``.
+def _best_time(case, X, y, first_seconds, repeats=None, budget=None):
+    """The fastest of a few untraced timings, and how many fits that is.
 
     Repeats run without tracemalloc, whose bookkeeping weighs on short fits.
+    By default a fit shorter than ``REPEAT_BELOW_S`` is repeated (at most
+    ``MAX_REPEATS`` times, ``REPEAT_TOTAL_S`` in all) and a longer one is
+    timed once. With ``repeats``, the fit is timed ``repeats`` more times
+    untraced, each under ``budget``, but no more once a timing has exceeded a
+    tenth of ``budget``, and not at all when the traced fit took more than a
+    quarter of it (a budget of None: always ``repeats``); ``first_seconds``
+    is one more candidate.
     """
-    if first_seconds >= REPEAT_BELOW_S:
-        return first_seconds
+    if repeats is None:
+        if first_seconds >= REPEAT_BELOW_S:
+            return first_seconds, 1
+        times = []
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            while len(times) < MAX_REPEATS and sum(times) < REPEAT_TOTAL_S:
+                times.append(_fit_seconds(case, X, y))
+        return min(times), len(times)
     times = []
+    if budget is not None and first_seconds > budget / 4:
+        return first_seconds, 1
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        while len(times) < MAX_REPEATS and sum(times) < REPEAT_TOTAL_S:
-            times.append(_fit_seconds(case, X, y))
-    return min(times)
+        while len(times) < repeats:
+            if times and budget is not None and max(times) > budget / 10:
+                break
+            try:
+                with time_limit(budget):
+                    times.append(_fit_seconds(case, X, y))
+            except BudgetExceeded:
+                break
+    return min([first_seconds, *times]), 1 + len(times)
 
 
 def _projected_seconds(case, X, y):
@@ -236,7 +282,7 @@ def _projected_seconds(case, X, y):
         return _fit_seconds(case, X[rows], y[rows]) / PILOT_FRACTION
 
 
-def measure(case, dataset, budget):
+def measure(case, dataset, budget, repeats=None):
     """Fit one case on one data set and measure it; failures become notes.
 
     Parameters
@@ -247,6 +293,12 @@ def measure(case, dataset, budget):
         The data, and the objective every row is scored on.
     budget : float
         Seconds the fit may take, unless ``case.unlimited``.
+    repeats : int, default=None
+        Time the fit this many more times without tracing memory, fewer for
+        fits longer than a tenth of the budget, none for fits longer than a
+        quarter, and keep the fastest (for a machine shared with other
+        work); by default only fits shorter than ``REPEAT_BELOW_S`` are
+        repeated.
 
     Returns
     -------
@@ -267,11 +319,20 @@ def measure(case, dataset, budget):
             estimator, seconds, peak, caught = _traced_fit(case, X, y)
         result.peak_bytes = peak
         result.convergence_warning = _has_convergence_warning(caught)
+        result.convergence_message = _convergence_message(caught)
         result.notes.extend(_warning_notes(caught))
         result.n_iter = _n_iter(estimator)
+        result.coef = np.array(estimator.coef_, dtype=np.float64)
+        result.intercept = np.array(estimator.intercept_, dtype=np.float64)
+        result.attributes = {
+            name: getattr(estimator, name)
+            for name in KEPT_ATTRIBUTES if hasattr(estimator, name)
+        }
         result.objective = dataset.objective(estimator.coef_, estimator.intercept_)
         result.notes.extend(_self_report_notes(estimator, result.objective))
-        result.time = _best_time(case, X, y, seconds)
+        result.time, result.timings = _best_time(
+            case, X, y, seconds, repeats, None if case.unlimited else budget
+        )
     except BudgetExceeded:
         result.notes.append(_budget_note(budget))
     except Exception as error:  # one failing row must not end the run
@@ -383,3 +444,64 @@ def measure_streaming(X, y, budget):
     except Exception as error:  # the other dtype's row is still worth having
         result.notes.append(_error_note(error))
     return result
+
+
+def logistic_problem(X, y, C, l1_ratio=0.0):
+    """The problem ``GDLogisticRegression(C, l1_ratio=l1_ratio)`` solves, as its solvers see it.
+
+    Uses the library's private problem builder: the objective, its gradient,
+    the change of variables and the certificate are exactly the solvers'.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    y : ndarray of shape (n_samples,)
+        Class labels.
+    C : float
+        Inverse penalty strength.
+    l1_ratio : float, default=0.0
+        L1 share of the penalty.
+
+    Returns
+    -------
+    problem, model
+        As ``gdestimators._problem.build_problem`` returns them.
+    """
+    classes, y_index = np.unique(y, return_inverse=True)
+    n_samples = X.shape[0]
+    loss = classification_loss(classes.shape[0])
+    strength = 1.0 / (C * n_samples)
+    settings = ObjectiveSettings(
+        loss, loss.encode_targets(y_index, np.float64),
+        l2_strength=strength * (1.0 - l1_ratio), l1_strength=strength * l1_ratio,
+    )
+    precondition = "auto" if l1_ratio == 0 else "diagonal"
+    return build_problem(
+        X, settings, np.ones(n_samples), fit_intercept=True, precondition=precondition,
+    )
+
+
+def logistic_certificate(dataset, coef, intercept):
+    """The package's certificate at ``(coef, intercept)``, computed afresh.
+
+    Computed by ``problem.certify`` (the stop test's certificate, with the
+    intercept moved to its best value) at any coefficients, a fit's or
+    another library's, independently of what the fit stored in ``dual_gap_``.
+
+    Parameters
+    ----------
+    dataset : datasets.Dataset
+        A classification problem; its ``C`` and ``l1_ratio`` apply.
+    coef : ndarray of shape (1, n_features) or (n_classes, n_features)
+    intercept : ndarray of shape (1,) or (n_classes,)
+
+    Returns
+    -------
+    certificate : gdestimators._certificate.Certificate or None
+        Its ``gap`` bounds ``F - min F`` at its ``theta``, whose objective
+        is ``objective`` (no larger than at ``(coef, intercept)``); None
+        where the problem has no certificate.
+    """
+    problem, model = logistic_problem(dataset.X, dataset.y, dataset.C, dataset.l1_ratio)
+    theta = model.initial_theta(np.atleast_2d(coef).T, np.asarray(intercept).ravel())
+    return problem.certify(theta)

@@ -235,7 +235,8 @@ def streaming_table(results):
     return markdown_table(header, rows)
 
 
-def write_report(path, environment, sections, elapsed, finished):
+def write_report(path, environment, sections, elapsed, finished,
+                 title="gdestimators benchmark results", note=SCORING_NOTE):
     """Rewrite the whole markdown report from the sections done so far.
 
     Parameters
@@ -250,14 +251,18 @@ def write_report(path, environment, sections, elapsed, finished):
         Seconds since the run started.
     finished : bool
         Whether every section is done.
+    title : str, default="gdestimators benchmark results"
+        The report's heading.
+    note : str, default=SCORING_NOTE
+        A paragraph after the header: how the tables are scored.
     """
     status = "complete" if finished else "in progress"
     progress = "so far" if not finished else "in total"
     parts = [
-        "# gdestimators benchmark results", "", *environment,
+        f"# {title}", "", *environment,
         f"- run {status}: {elapsed / 60:.1f} min {progress}; load average now "
         f"{load_average()}",
-        "", SCORING_NOTE,
+        "", note,
     ]
     for title, description, table in sections:
         parts += ["", f"## {title}", "", description, "", table]
