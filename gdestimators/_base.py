@@ -196,10 +196,11 @@ class GDBase(CallbackSupportMixin, BaseEstimator):
         # (the prediction, without a certificate, is the solver's estimate)
         gap = f"the {kind} relative objective gap is {result.relative_gap:.3g}"
         if result.stalled:
+            remedy = ("Use float64 data or a larger tol." if not str(dtype).endswith("float64")
+                      else "Use a larger tol (rounding limits what can be certified here).")
             message = (
                 f"stopped after {result.n_iter} iterations: no further decrease is "
-                f"possible at {dtype} precision, and {gap} > tol={tol:g}. Use "
-                "float64 data or a larger tol."
+                f"possible at {dtype} precision, and {gap} > tol={tol:g}. {remedy}"
             )
         else:
             message = (

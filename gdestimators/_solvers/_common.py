@@ -501,11 +501,21 @@ class StopTest:
         return self._passed.theta, self._passed.objective
 
     def result(self, theta, converged, log, stalled=False):
-        """The :class:`SolverResult` of a loop that ends at ``theta``."""
+        """The :class:`SolverResult` of a loop that ends at ``theta``.
+
+        A loop that stalls (no decrease left in the working precision) after
+        a certificate failed reports that certificate: the prediction made
+        since, without a pass, may be far below what was proved, and a
+        warning quoting it would contradict itself.
+        """
+        gap, relative_gap, certified = self.gap, self.relative_gap, self.certified
+        if stalled and not converged and not certified and self.certificate is not None:
+            last = self.certificate
+            gap, relative_gap, certified = last.gap, _relative(last.gap, last.objective), True
         return SolverResult(
-            theta, len(log.objective_curve), converged, self.gap, log.objective_curve,
-            stalled and not converged, self.certificate if self.certified else None,
-            self.relative_gap,
+            theta, len(log.objective_curve), converged, gap, log.objective_curve,
+            stalled and not converged, self.certificate if certified else None,
+            relative_gap,
         )
 
 
