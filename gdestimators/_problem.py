@@ -90,6 +90,8 @@ class LinearModelProblem:
     l1_strength: float = 0.0
     #: Root mean square of each feature (numpy), measured when first needed.
     _feature_rms: object = field(default=None, init=False, repr=False)
+    #: The Hessian of a constant-curvature loss, once formed.
+    _constant_hessian: object = field(default=None, init=False, repr=False)
 
     @property
     def n_rows(self):
@@ -160,6 +162,11 @@ class LinearModelProblem:
         into the solver's coordinates on the host (its size is that of the
         coefficients squared).
         """
+        if self._constant_hessian is not None:
+            # Least squares: the Hessian does not depend on theta, so only the
+            # first call reads X for it; later ones are ordinary passes.
+            value, gradient = self.smooth(theta)
+            return value, gradient, self._constant_hessian
         pre = self.preconditioner
         w, b = pre.to_original(theta, self.fit_intercept)
         J, grad_w, grad_b, blocks = self.samples.loss_gradient_hessian(
@@ -176,6 +183,8 @@ class LinearModelProblem:
             l2_strength=self.penalty.l2_strength, fit_intercept=self.fit_intercept,
             shift_invariant=self.loss.shift_invariant,
         )
+        if self.loss.constant_curvature:
+            self._constant_hessian = hessian
         return J + penalty_value, gradient, hessian
 
     def hessian_cost(self):
